@@ -7,6 +7,7 @@ Tests name everything they create with the prefix ``hzt``; the plugin's host vet
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -25,6 +26,9 @@ def main() -> int:
             problems.append("link " + link["ifname"])
         elif link.get("master") in test_bridges:
             problems.append("port %s of %s" % (link["ifname"], link["master"]))
+        elif re.fullmatch(r"veth[0-9a-f]{8}", link["ifname"]):
+            # the plugin's host-side veth name; nothing else on a test machine uses it
+            problems.append("plugin veth " + link["ifname"])
     for p in problems:
         print("leftover:", p)
     print("leftovers: %d" % len(problems))
