@@ -1,0 +1,505 @@
+"""Netlink bytes ⇄ small Python objects, with no sockets: the sans-IO core of humanz.netlink.
+
+A netlink message is a 16-byte ``nlmsghdr``, a fixed C struct chosen by the message type
+(``ifinfomsg`` for links, ``ifaddrmsg`` for addresses, ``rtmsg`` for routes), then a run of
+type-length-value *attributes*, each 4-byte aligned, some holding further attributes.
+Everything this module knows about numbers comes from :mod:`humanz.netlink.uapi`.
+
+Decoding records where each piece sits (``offset``, ``length``) so that the explain formatter
+walks the very same objects instead of parsing a second time. Decoding any byte string either
+returns messages or raises :class:`~humanz.netlink.errors.DecodeError`; unknown attributes are
+kept (as raw bytes with their number), never dropped.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+from _socket import AF_INET, AF_INET6, inet_ntop, inet_pton
+
+from . import uapi
+from .errors import DecodeError
+from .uapi import AttrSet, AttrSpec, StructSpec
+
+if TYPE_CHECKING:
+    from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+    Buffer = Union[bytes, bytearray, memoryview]
+    # What an attribute decodes to.
+    Value = Union[int, str, bytes, bool, "Attrs", "Struct", "StructAttrs"]
+    # What the encoder accepts: a name (or a raw number) and a value; nested values are lists.
+    Item = Tuple[Union[str, int], object]
+
+_HDR = struct.Struct("=IHHII")     # struct nlmsghdr
+_NLA = struct.Struct("=HH")        # struct nlattr: nla_len, nla_type
+_I32 = struct.Struct("=i")
+MAX_DEPTH = 16                     # nests deeper than this are refused, not recursed into
+
+
+def align(n: int) -> int:
+    """Round up to the 4-byte boundary netlink pads every message and attribute to."""
+    return (n + 3) & ~3
+
+
+# --------------------------------------------------------------------------------------------
+# Decoded objects
+# --------------------------------------------------------------------------------------------
+
+class Struct:
+    """A decoded fixed C struct: field values by name, and where the struct started."""
+
+    __slots__ = ("spec", "values", "offset")
+
+    def __init__(self, spec: StructSpec, values: tuple[int, ...], offset: int) -> None:
+        self.spec = spec
+        self.values = values
+        self.offset = offset
+
+    def __getitem__(self, field: str) -> int:
+        for i, f in enumerate(self.spec.fields):
+            if f[0] == field:
+                return self.values[i]
+        raise KeyError(field)
+
+    def as_dict(self) -> dict[str, int]:
+        return {f[0]: v for f, v in zip(self.spec.fields, self.values)}
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Struct) and other.spec is self.spec
+                and other.values == self.values)
+
+    def __repr__(self) -> str:
+        return "%s(%s)" % (self.spec.name, ", ".join(
+            "%s=%d" % (f[0], v) for f, v in zip(self.spec.fields, self.values)))
+
+
+class StructAttrs:
+    """A value that is a whole struct followed by attributes (VETH_INFO_PEER)."""
+
+    __slots__ = ("struct", "attrs")
+
+    def __init__(self, struct_: Struct, attrs: Attrs) -> None:
+        self.struct = struct_
+        self.attrs = attrs
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, StructAttrs) and other.struct == self.struct
+                and other.attrs == self.attrs)
+
+    def __repr__(self) -> str:
+        return "StructAttrs(%r, %r)" % (self.struct, self.attrs)
+
+
+class Attr:
+    """One decoded attribute: its number, flags, spec (None if unknown), value and position."""
+
+    __slots__ = ("number", "flags", "spec", "set_name", "value", "offset", "length")
+
+    def __init__(self, number: int, flags: int, spec: AttrSpec | None, set_name: str,
+                 value: Value, offset: int, length: int) -> None:
+        self.number = number        # nla_type & NLA_TYPE_MASK
+        self.flags = flags          # NLA_F_NESTED / NLA_F_NET_BYTEORDER bits as received
+        self.spec = spec
+        self.set_name = set_name    # the attribute set it was read in
+        self.value = value
+        self.offset = offset        # of the 4-byte nlattr header, in the decoded buffer
+        self.length = length        # nla_len: header + payload, padding excluded
+
+    @property
+    def name(self) -> str:
+        return self.spec.name if self.spec else "%s#%d" % (self.set_name, self.number)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Attr) and other.number == self.number
+                and other.value == self.value)
+
+    def __repr__(self) -> str:
+        return "%s=%r" % (self.name, self.value)
+
+
+class Attrs(list):  # type: ignore[type-arg]
+    """A list of :class:`Attr` in wire order, with look-ups by attribute name."""
+
+    __slots__ = ()
+
+    def find(self, name: str) -> Attr | None:
+        for a in self:
+            if a.spec is not None and a.spec.name == name:
+                return a  # type: ignore[no-any-return]
+        return None
+
+    def get(self, name: str) -> Value | None:
+        a = self.find(name)
+        return None if a is None else a.value  # type: ignore[no-any-return]
+
+    def get_int(self, name: str) -> int | None:
+        v = self.get(name)
+        return v if isinstance(v, int) else None
+
+    def get_str(self, name: str) -> str | None:
+        v = self.get(name)
+        return v if isinstance(v, str) else None
+
+    def get_attrs(self, name: str) -> Attrs | None:
+        v = self.get(name)
+        return v if isinstance(v, Attrs) else None
+
+
+class Message:
+    """One decoded netlink message.
+
+    ``header`` is the nlmsghdr; ``fixed`` the type's struct (or None for control messages and
+    unknown types); ``attrs`` its attributes. For NLMSG_ERROR and NLMSG_DONE, ``error`` is the
+    (negative or zero) errno, ``request`` the echoed header of the request an NLMSG_ERROR
+    answers, and ``attrs`` the extended-ACK attributes. ``raw`` is any payload left undecoded.
+    """
+
+    __slots__ = ("header", "fixed", "attrs", "error", "request", "raw", "offset")
+
+    def __init__(self, header: Struct, fixed: Struct | None, attrs: Attrs,
+                 error: int | None = None, request: Struct | None = None,
+                 raw: bytes = b"") -> None:
+        self.header = header
+        self.fixed = fixed
+        self.attrs = attrs
+        self.error = error
+        self.request = request
+        self.raw = raw
+        self.offset = header.offset
+
+    @property
+    def length(self) -> int:
+        return self.header.values[0]
+
+    @property
+    def type(self) -> int:
+        return self.header.values[1]
+
+    @property
+    def flags(self) -> int:
+        return self.header.values[2]
+
+    @property
+    def seq(self) -> int:
+        return self.header.values[3]
+
+    @property
+    def pid(self) -> int:
+        return self.header.values[4]
+
+    @property
+    def type_name(self) -> str:
+        return uapi.MESSAGE_NAMES.get(self.type, "type %d" % self.type)
+
+    def __repr__(self) -> str:
+        parts = [self.type_name, "flags=%#x" % self.flags, "seq=%d" % self.seq]
+        if self.error is not None:
+            parts.append("error=%d" % self.error)
+        if self.fixed is not None:
+            parts.append(repr(self.fixed))
+        if self.attrs:
+            parts.append(repr(list(self.attrs)))
+        return "<%s>" % " ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding
+# --------------------------------------------------------------------------------------------
+
+def decode(buf: Buffer) -> list[Message]:
+    """Decode every message in ``buf`` (one datagram may hold several), in order."""
+    data = bytes(buf)
+    messages = []
+    pos = 0
+    while pos < len(data):
+        message = decode_message(data, pos)
+        messages.append(message)
+        pos += align(message.length)
+    return messages
+
+
+def decode_message(data: bytes, pos: int = 0) -> Message:
+    """Decode the one message starting at ``data[pos]``."""
+    if len(data) - pos < _HDR.size:
+        raise DecodeError("truncated nlmsghdr: %d bytes" % (len(data) - pos), pos)
+    header = Struct(uapi.NLMSGHDR, _HDR.unpack_from(data, pos), pos)
+    length, msg_type = header.values[0], header.values[1]
+    if length < _HDR.size or pos + length > len(data):
+        raise DecodeError("nlmsg_len %d does not fit in %d bytes" % (length, len(data) - pos),
+                          pos)
+    body, end = pos + _HDR.size, pos + length
+    if msg_type == uapi.NLMSG_ERROR:
+        return _decode_error(data, header, body, end)
+    if msg_type == uapi.NLMSG_DONE:
+        return _decode_done(data, header, body, end)
+    schema = uapi.MESSAGES.get(msg_type)
+    if schema is None:
+        return Message(header, None, Attrs(), raw=data[body:end])
+    spec, attr_set = schema
+    fixed = _decode_struct(data, body, end, spec)
+    family = fixed.values[0]   # every rtnetlink struct starts with its family byte
+    attrs = _decode_attrs(data, body + align(spec.size), end, attr_set, family, 0)
+    return Message(header, fixed, attrs)
+
+
+def _decode_error(data: bytes, header: Struct, body: int, end: int) -> Message:
+    """NLMSG_ERROR: errno, the request's header, maybe its payload, then extended-ACK TLVs."""
+    err = _decode_struct(data, body, end, uapi.NLMSGERR)
+    request = _decode_struct(data, body + 4, end, uapi.NLMSGHDR)
+    pos = body + 4 + _HDR.size
+    error = err.values[0]
+    if error != 0 and not header.values[2] & uapi.NLM_F_CAPPED:
+        # without NETLINK_CAP_ACK the kernel quotes our whole request back
+        pos = min(end, pos + align(max(request.values[0] - _HDR.size, 0)))
+    attrs, raw = _decode_ack_tlvs(data, header, pos, end)
+    return Message(header, err, attrs, error=error, request=request, raw=raw)
+
+
+def _decode_done(data: bytes, header: Struct, body: int, end: int) -> Message:
+    """NLMSG_DONE: ends a dump; may carry an errno and extended-ACK TLVs (strict dumps)."""
+    if end - body < 4:
+        return Message(header, None, Attrs(), error=None, raw=data[body:end])
+    err = _decode_struct(data, body, end, uapi.NLMSGERR)
+    attrs, raw = _decode_ack_tlvs(data, header, body + 4, end)
+    return Message(header, err, attrs, error=err.values[0], raw=raw)
+
+
+def _decode_ack_tlvs(data: bytes, header: Struct, pos: int, end: int) -> tuple[Attrs, bytes]:
+    if header.values[2] & uapi.NLM_F_ACK_TLVS:
+        return _decode_attrs(data, pos, end, uapi.NLMSGERR_ATTRS, 0, 0), b""
+    return Attrs(), data[pos:end]
+
+
+def _decode_struct(data: bytes, pos: int, end: int, spec: StructSpec) -> Struct:
+    if end - pos < spec.size:
+        raise DecodeError("truncated %s: %d of %d bytes" % (spec.name, max(end - pos, 0),
+                                                            spec.size), pos)
+    return Struct(spec, struct.unpack_from(spec.format, data, pos), pos)
+
+
+def _decode_attrs(data: bytes, pos: int, end: int, attr_set: AttrSet, family: int,
+                  depth: int) -> Attrs:
+    """Decode the attributes in ``data[pos:end]`` as members of ``attr_set``.
+
+    Two passes: first the headers (so a SWITCH attribute can look at a sibling, e.g.
+    IFLA_INFO_DATA at IFLA_INFO_KIND, whatever their order), then the values.
+    """
+    if depth > MAX_DEPTH:
+        raise DecodeError("attributes nested more than %d deep" % MAX_DEPTH, pos)
+    headers = []
+    while pos < end:
+        if end - pos < _NLA.size:
+            raise DecodeError("truncated attribute header in %s" % attr_set.name, pos)
+        nla_len, nla_type = _NLA.unpack_from(data, pos)
+        if nla_len < _NLA.size or pos + nla_len > end:
+            raise DecodeError("attribute length %d does not fit in %s" % (nla_len,
+                                                                        attr_set.name), pos)
+        headers.append((pos, nla_len, nla_type))
+        pos += align(nla_len)
+    attrs = Attrs()
+    siblings: dict[str, object] = {}
+    deferred = []
+    for at, nla_len, nla_type in headers:
+        number = nla_type & uapi.NLA_TYPE_MASK
+        spec = attr_set.by_number.get(number)
+        attr = Attr(number, nla_type & ~uapi.NLA_TYPE_MASK, spec, attr_set.name, b"", at,
+                    nla_len)
+        attrs.append(attr)
+        if spec is not None and spec.kind == uapi.SWITCH and _switch_key(spec) != "family":
+            deferred.append(attr)
+            continue
+        attr.value = _decode_value(data, at + 4, at + nla_len, spec, family, depth, siblings)
+        if spec is not None:
+            siblings[spec.name] = attr.value
+    for attr in deferred:
+        attr.value = _decode_value(data, attr.offset + 4, attr.offset + attr.length, attr.spec,
+                                   family, depth, siblings)
+    return attrs
+
+
+def _switch_key(spec: AttrSpec) -> str:
+    return spec.arg[0]  # type: ignore[index,no-any-return]
+
+
+def _switch_set(spec: AttrSpec, family: int, siblings: Mapping[str, object]) -> AttrSet | None:
+    """The attribute set a SWITCH attribute holds, given the message family / its siblings."""
+    key, choices = spec.arg  # type: ignore[misc]
+    selector = family if key == "family" else siblings.get(key)
+    name = choices.get(selector) or choices.get("*")
+    return uapi.ATTR_SETS[name] if name else None
+
+
+def _decode_value(data: bytes, pos: int, end: int, spec: AttrSpec | None, family: int,
+                  depth: int, siblings: Mapping[str, object]) -> Value:
+    """Decode one attribute payload ``data[pos:end]`` according to its spec's kind."""
+    if spec is None:
+        return data[pos:end]
+    kind, n = spec.kind, end - pos
+    fmt = uapi.SCALAR_FORMATS.get(kind)
+    if fmt is not None:
+        if n != struct.calcsize(fmt):
+            raise DecodeError("%s: %s needs %d bytes, got %d" % (
+                spec.name, kind, struct.calcsize(fmt), n), pos)
+        return struct.unpack_from(fmt, data, pos)[0]  # type: ignore[no-any-return]
+    if kind == uapi.STRING:
+        raw = data[pos:end]
+        nul = raw.find(b"\0")
+        return (raw if nul < 0 else raw[:nul]).decode("utf-8", "surrogateescape")
+    if kind == uapi.MAC:
+        return ":".join("%02x" % b for b in data[pos:end])
+    if kind == uapi.IP:
+        return _decode_ip(data[pos:end], spec, pos)
+    if kind == uapi.FLAG:
+        return True
+    if kind in (uapi.NESTED, uapi.NESTED_F):
+        child = uapi.ATTR_SETS[spec.arg]  # type: ignore[index]
+        return _decode_attrs(data, pos, end, child, family, depth + 1)
+    if kind == uapi.STRUCT:
+        return _decode_struct(data, pos, end, uapi.STRUCTS[spec.arg])  # type: ignore[index]
+    if kind == uapi.STRUCT_ATTRS:
+        struct_name, set_name = spec.arg  # type: ignore[misc]
+        head = _decode_struct(data, pos, end, uapi.STRUCTS[struct_name])
+        child = uapi.ATTR_SETS[set_name]
+        fam = head.values[0]
+        attrs = _decode_attrs(data, pos + align(head.spec.size), end, child, fam, depth + 1)
+        return StructAttrs(head, attrs)
+    if kind == uapi.SWITCH:
+        chosen = _switch_set(spec, family, siblings)
+        if chosen is None:
+            return data[pos:end]
+        return _decode_attrs(data, pos, end, chosen, family, depth + 1)
+    return data[pos:end]   # BYTES
+
+
+def _decode_ip(raw: bytes, spec: AttrSpec, pos: int) -> str:
+    if len(raw) == 4:
+        return inet_ntop(AF_INET, raw)
+    if len(raw) == 16:
+        return inet_ntop(AF_INET6, raw)
+    raise DecodeError("%s: an IP address has 4 or 16 bytes, got %d" % (spec.name, len(raw)),
+                      pos)
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding
+# --------------------------------------------------------------------------------------------
+
+def encode(msg_type: int, flags: int = 0, seq: int = 0, fixed: Mapping[str, int] | None = None,
+           attrs: Iterable[Item] = (), pid: int = 0) -> bytes:
+    """One message as bytes: nlmsghdr, the type's struct (fields default to 0), attributes.
+
+    ``attrs`` is a sequence of ``(name, value)``; a nested attribute's value is again such a
+    sequence, a STRUCT_ATTRS value is ``(struct fields, attributes)``, an IP is text, a MAC is
+    "aa:bb:.." text or bytes. A raw ``(number, bytes)`` pair is sent as it is.
+    """
+    spec, attr_set = uapi.MESSAGES[msg_type]
+    out = bytearray(_HDR.size)
+    fields = dict(fixed or {})
+    _encode_struct(out, spec, fields)
+    family = fields.get(spec.fields[0][0], 0)
+    _encode_attrs(out, attr_set, list(attrs), family)
+    _HDR.pack_into(out, 0, len(out), msg_type, flags, seq, pid)
+    return bytes(out)
+
+
+def _encode_struct(out: bytearray, spec: StructSpec, fields: Mapping[str, int]) -> None:
+    unknown = set(fields) - {f[0] for f in spec.fields}
+    if unknown:
+        raise ValueError("%s has no field %s" % (spec.name, ", ".join(sorted(unknown))))
+    out += struct.pack(spec.format, *(fields.get(f[0], 0) for f in spec.fields))
+    out += bytes(align(len(out)) - len(out))
+
+
+def _encode_attrs(out: bytearray, attr_set: AttrSet, items: Sequence[Item],
+                  family: int) -> None:
+    siblings = {k: v for k, v in items if isinstance(k, str)}
+    for key, value in items:
+        start = len(out)
+        out += bytes(4)
+        if isinstance(key, int):
+            number, nested_flag = key, 0
+            if not isinstance(value, (bytes, bytearray)):
+                raise TypeError("raw attribute %d needs bytes" % key)
+            out += value
+        else:
+            spec = attr_set.by_name.get(key)
+            if spec is None:
+                raise ValueError("%s is not an attribute of %s" % (key, attr_set.name))
+            number = spec.number
+            nested_flag = uapi.NLA_F_NESTED if spec.kind == uapi.NESTED_F else 0
+            _encode_value(out, spec, value, family, siblings)
+        _NLA.pack_into(out, start, len(out) - start, number | nested_flag)
+        out += bytes(align(len(out)) - len(out))
+
+
+def _encode_value(out: bytearray, spec: AttrSpec, value: object, family: int,
+                  siblings: Mapping[str, object]) -> None:
+    kind = spec.kind
+    fmt = uapi.SCALAR_FORMATS.get(kind)
+    if fmt is not None:
+        out += struct.pack(fmt, value)
+    elif kind == uapi.STRING:
+        out += str(value).encode("utf-8", "surrogateescape") + b"\0"
+    elif kind == uapi.MAC:
+        out += parse_mac(value)
+    elif kind == uapi.IP:
+        out += parse_ip(str(value))[1]
+    elif kind == uapi.FLAG:
+        pass
+    elif kind in (uapi.NESTED, uapi.NESTED_F):
+        _encode_attrs(out, uapi.ATTR_SETS[spec.arg], _items(value), family)  # type: ignore[index]
+    elif kind == uapi.STRUCT:
+        _encode_struct(out, uapi.STRUCTS[spec.arg], value)  # type: ignore[index,arg-type]
+    elif kind == uapi.STRUCT_ATTRS:
+        struct_name, set_name = spec.arg  # type: ignore[misc]
+        fields, children = value  # type: ignore[misc]
+        s = uapi.STRUCTS[struct_name]
+        _encode_struct(out, s, fields)
+        _encode_attrs(out, uapi.ATTR_SETS[set_name], _items(children),
+                      fields.get(s.fields[0][0], 0))
+    elif kind == uapi.SWITCH:
+        chosen = _switch_set(spec, family, siblings)
+        if chosen is None:
+            if not isinstance(value, (bytes, bytearray)):
+                raise ValueError("%s: no attribute set for this %s; pass bytes" % (
+                    spec.name, _switch_key(spec)))
+            out += value
+        else:
+            _encode_attrs(out, chosen, _items(value), family)
+    elif isinstance(value, (bytes, bytearray)):
+        out += value
+    else:
+        raise TypeError("%s needs bytes" % spec.name)
+
+
+def _items(value: object) -> list[Item]:
+    if not isinstance(value, (list, tuple)):
+        raise TypeError("nested attributes are given as a list of (name, value)")
+    return list(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Address text helpers (no ipaddress module: it costs milliseconds to import)
+# --------------------------------------------------------------------------------------------
+
+def parse_ip(text: str) -> tuple[int, bytes]:
+    """``"100.64.0.1"`` → (AF_INET, 4 bytes); ``"fd00::1"`` → (AF_INET6, 16 bytes)."""
+    family = AF_INET6 if ":" in text else AF_INET
+    try:
+        return family, inet_pton(family, text)
+    except OSError:
+        raise ValueError("not an IP address: %r" % text) from None
+
+
+def parse_mac(value: object) -> bytes:
+    """``"aa:bb:cc:dd:ee:ff"`` (or bytes) → 6 bytes."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    try:
+        raw = bytes(int(part, 16) for part in str(value).split(":"))
+    except ValueError:
+        raise ValueError("not a MAC address: %r" % (value,)) from None
+    if len(raw) != 6:
+        raise ValueError("not a MAC address: %r" % (value,))
+    return raw
