@@ -1,0 +1,82 @@
+"""One structured line per plugin operation, appended to the configured log file.
+
+A line is a JSON object: time (UTC), level, command, containerID, netns, ifname, network,
+result (``ok``/``error``), code/msg/details on failure, ips on ADD, durationMs, and for an
+internal bug the traceback. Logging never fails an operation and never writes to stdout
+(where the runtime reads the result) or stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+# O_APPEND makes each write(2) land at the end even with many plugin processes at once; one
+# line is one write, so lines from concurrent pods never interleave.
+_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+_MODE = 0o600  # container IDs and addresses are nobody else's business
+
+
+def timestamp(now: float) -> str:
+    """``2026-11-28T09:24:00.123Z``."""
+    t = time.gmtime(now)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (
+        t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+        int((now % 1) * 1000))
+
+
+def write(path: str, record: dict[str, Any]) -> None:
+    """Append ``record`` as one JSON line to ``path`` ("" disables); errors are swallowed."""
+    if not path:
+        return
+    from humanz.cni.jsonlite import dumps
+    try:
+        line = (dumps(record) + "\n").encode("utf-8", "backslashreplace")
+        directory = os.path.dirname(path)
+        if directory and not os.path.isdir(directory):
+            os.makedirs(directory, 0o755, exist_ok=True)
+        fd = os.open(path, _FLAGS, _MODE)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, TypeError):
+        pass  # a full disk or a read-only /var/log must not fail a pod's network setup
+
+
+def operation(path: str, level: str, started: float, command: str, env: dict[str, str],
+              network: str | None, error: Any = None, extra: dict[str, Any] | None = None,
+              traceback_text: str | None = None) -> None:
+    """Log one finished operation. ``error`` is a CNIError or None; ``level`` is the
+    config's logLevel (``error`` logs failures only)."""
+    if error is None and level == "error":
+        return
+    now = time.time()
+    record: dict[str, Any] = {
+        "time": timestamp(now),
+        "level": "error" if error is not None else "info",
+        "command": command,
+        "containerID": env.get("CNI_CONTAINERID", ""),
+        "netns": env.get("CNI_NETNS", ""),
+        "ifname": env.get("CNI_IFNAME", ""),
+    }
+    if network:
+        record["network"] = network
+    if error is None:
+        record["result"] = "ok"
+    else:
+        record["result"] = "error"
+        record["code"] = error.code
+        record["msg"] = error.msg
+        if error.details:
+            record["details"] = error.details
+    if extra:
+        record.update(extra)
+    record["durationMs"] = round((time.monotonic() - started) * 1000.0, 3)
+    if traceback_text:
+        record["traceback"] = traceback_text
+    write(path, record)
