@@ -1,0 +1,170 @@
+"""A NETLINK_ROUTE socket that sends requests, waits for ACKs, collects dumps, raises errors.
+
+Protocol rules this module enforces, so callers never have to:
+
+- every request carries NLM_F_ACK, so success is an explicit NLMSG_ERROR with error 0;
+- each request has its own sequence number; replies with any other number (stale answers to
+  an earlier, abandoned request) are skipped;
+- a dump is collected until NLMSG_DONE; errors may arrive in NLMSG_ERROR *or* (strict dumps)
+  in NLMSG_DONE, and both become :class:`~humanz.netlink.errors.NetlinkError`;
+- a dump flagged NLM_F_DUMP_INTR (the table changed while it was read) is redone, a bounded
+  number of times;
+- a datagram is read with MSG_TRUNC so a too-small buffer is detected, never silently
+  truncated: the buffer grows and the dump is redone.
+
+The socket asks for extended ACKs (the kernel's reason in words), capped ACKs (errors do not
+echo our whole request) and strict checking of dump requests. One sendto and one recv per
+simple request.
+"""
+
+from __future__ import annotations
+
+import _socket
+from typing import TYPE_CHECKING
+
+from . import codec, uapi
+from .errors import NetlinkError
+
+if TYPE_CHECKING:
+    from typing import Callable, Iterable, List, Mapping, Optional
+
+    Trace = Callable[[str, str, bytes], None]
+
+MSG_TRUNC = 0x20               # <bits/socket.h>: recv returns the real datagram length
+EINTR = 4                      # <asm-generic/errno-base.h>
+EMSGSIZE = 90                  # <asm-generic/errno.h>
+DUMP_TRIES = 5                 # how often an interrupted (or truncated) dump is redone
+RECV_BUFFER = 64 * 1024        # the kernel fills dump datagrams up to 32 KiB (plus overhead)
+
+
+class _Truncated(Exception):
+    """A datagram was bigger than our buffer (the buffer has been grown)."""
+
+
+class NetlinkSocket:
+    """One NETLINK_ROUTE socket. It belongs to the namespace of the thread that made it."""
+
+    __slots__ = ("_sock", "_seq", "_buf", "label", "trace")
+
+    def __init__(self, label: str = "", trace: Trace | None = None) -> None:
+        sock = _socket.socket(uapi.AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC,
+                              uapi.NETLINK_ROUTE)
+        for option in (uapi.NETLINK_EXT_ACK, uapi.NETLINK_CAP_ACK,
+                       uapi.NETLINK_GET_STRICT_CHK):
+            try:
+                sock.setsockopt(uapi.SOL_NETLINK, option, 1)
+            except OSError:   # a kernel too old for the option: work without it
+                pass
+        self._sock = sock
+        self._seq = 0
+        self._buf = bytearray(RECV_BUFFER)
+        self.label = label          # shown in traces, e.g. the namespace path
+        self.trace = trace          # trace(direction, label, bytes) for every datagram
+
+    # -- lifetime ------------------------------------------------------------------------------
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> NetlinkSocket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def request(self, msg_type: int, flags: int = 0, fixed: Mapping[str, int] | None = None,
+                attrs: Iterable[codec.Item] = (), doing: str = "") -> list[codec.Message]:
+        """Send one request (NLM_F_REQUEST|NLM_F_ACK added) and return the replies before
+        its ACK (none for NEW/DEL/SET, the object for a GET). Raises NetlinkError."""
+        seq = self._send(msg_type, flags | uapi.NLM_F_REQUEST | uapi.NLM_F_ACK, fixed, attrs)
+        replies: list[codec.Message] = []
+        while True:
+            for m in self._receive(doing):
+                if m.seq != seq:
+                    continue                      # a stale answer to an earlier request
+                if m.type == uapi.NLMSG_ERROR:
+                    _raise_if_error(m, doing)
+                    return replies
+                replies.append(m)
+
+    def dump(self, msg_type: int, fixed: Mapping[str, int] | None = None,
+             attrs: Iterable[codec.Item] = (), doing: str = "") -> list[codec.Message]:
+        """Send a dump request and return every object, redoing the dump if the kernel says
+        it was interrupted by a change (NLM_F_DUMP_INTR), at most DUMP_TRIES times."""
+        items = list(attrs)
+        for _ in range(DUMP_TRIES):
+            result = self._dump_once(msg_type, fixed, items, doing)
+            if result is not None:
+                return result
+        raise NetlinkError(EINTR, doing, "dump interrupted %d times in a row" % DUMP_TRIES)
+
+    def _dump_once(self, msg_type: int, fixed: Mapping[str, int] | None,
+                   attrs: list[codec.Item], doing: str) -> list[codec.Message] | None:
+        """One dump; None if it was interrupted or truncated and must be redone."""
+        flags = uapi.NLM_F_REQUEST | uapi.NLM_F_ACK | uapi.NLM_F_DUMP
+        seq = self._send(msg_type, flags, fixed, attrs)
+        objects: list[codec.Message] = []
+        redo = False
+        while True:
+            try:
+                messages = self._receive(doing, dumping=True)
+            except _Truncated:
+                # that datagram is lost; read the rest (the kernel refuses a new dump on this
+                # socket until this one is finished) and redo it with the bigger buffer
+                redo = True
+                continue
+            for m in messages:
+                if m.seq != seq:
+                    continue
+                redo = redo or bool(m.flags & uapi.NLM_F_DUMP_INTR)
+                if m.type in (uapi.NLMSG_DONE, uapi.NLMSG_ERROR):
+                    _raise_if_error(m, doing)
+                    return None if redo else objects
+                objects.append(m)
+
+    # -- the wire ------------------------------------------------------------------------------
+
+    def _send(self, msg_type: int, flags: int, fixed: Mapping[str, int] | None,
+              attrs: Iterable[codec.Item]) -> int:
+        self._seq = (self._seq + 1) & 0xFFFFFFFF
+        data = codec.encode(msg_type, flags, self._seq, fixed, attrs)
+        self.send_bytes(data)
+        return self._seq
+
+    def send_bytes(self, data: bytes) -> None:
+        """Send one already-encoded message to the kernel (port id 0)."""
+        if self.trace is not None:
+            self.trace("send", self.label, data)
+        self._sock.sendto(data, (0, 0))
+
+    def recv_bytes(self) -> bytes:
+        """Receive one datagram (one or more messages). Raises _Truncated if it did not fit."""
+        n = self._sock.recv_into(self._buf, len(self._buf), MSG_TRUNC)
+        if n > len(self._buf):
+            self._buf = bytearray(codec.align(n) * 2)
+            raise _Truncated(n)
+        data = bytes(self._buf[:n])
+        if self.trace is not None:
+            self.trace("recv", self.label, data)
+        return data
+
+    def _receive(self, doing: str, dumping: bool = False) -> list[codec.Message]:
+        try:
+            return codec.decode(self.recv_bytes())
+        except _Truncated as e:
+            if dumping:
+                raise
+            raise NetlinkError(EMSGSIZE, doing, "reply of %s bytes did not fit" % e) from None
+
+
+def _raise_if_error(m: codec.Message, doing: str) -> None:
+    """Turn an NLMSG_ERROR / NLMSG_DONE carrying a negative errno into NetlinkError."""
+    if m.error is None or m.error >= 0:
+        return
+    raise NetlinkError(-m.error, doing, m.attrs.get_str("NLMSGERR_ATTR_MSG"),
+                       m.attrs.get_int("NLMSGERR_ATTR_OFFS"))
