@@ -16,10 +16,11 @@ Allocation, per range set (one address each; an IPv4 set plus an IPv6 set is dua
    set's ranges in configured order, wrapping around, skipping each range's gateway. The first
    few candidates are checked on disk one by one (one ``open`` each: on a mostly free range the
    first or second candidate wins, whatever the subnet's size). If those are all taken, the
-   store is listed once and the walk continues in memory, which needs at most as many steps as
-   there are reservations; when the reservations in the set already fill it the answer is
-   ExhaustedError straight away. No step ever costs more than O(reservations), never
-   O(subnet size).
+   store is listed once and the walk continues in memory against the listed names, which
+   needs at most as many steps as there are reservations. Only a set that looks full is then
+   re-checked on disk address by address (repairing unreadable files) before ExhaustedError;
+   a full set has exactly as many addresses as reservations. Nothing costs more than
+   O(reservations), never O(subnet size).
 
 Nothing is written until every set has an address, so an ADD that fails on its second set
 leaves nothing behind.
@@ -223,24 +224,29 @@ def _take_requested(st: store.Store, network: str, ranges: list[Range], value: i
 
 def _pick_free(st: store.Store, network: str, index: int, ranges: list[Range]) -> int:
     """The next free address of set ``index`` after its round-robin cursor."""
-    candidates = _candidates(ranges, _cursor(st, index, ranges))
+    cursor = _cursor(st, index, ranges)
+    fmt = ranges[0].format
+    candidates = _candidates(ranges, cursor)
     for probes, value in enumerate(candidates):
-        if not _probe(st, ranges[0].format(value)):
+        if not _probe(st, fmt(value)):
             return value
         if probes + 1 >= PROBE_BUDGET:
             break
     else:
         raise _exhausted(network, index, ranges)
-    taken = _reserved_in(st, ranges)
-    if len(taken) >= _capacity(ranges):
-        taken = _drop_unreadable(st, ranges, taken)
-        if len(taken) >= _capacity(ranges):
-            raise _exhausted(network, index, ranges)
+    # A dense block: list the store once and walk on in memory. Every step skips a name that
+    # exists, so this ends after at most (reservations + 1) steps, whatever the subnet's size.
+    names = set(st.names())
     for value in candidates:
-        if value not in taken and not _probe(st, ranges[0].format(value)):
+        text = fmt(value)
+        if text not in names and not _probe(st, text):
             return value
-    # Every candidate after the cursor is taken: the free ones lie among those probed before
-    # the listing, which were taken then; under the lock that cannot change. Defensive only.
+    # Apparently full. Before saying so, check every address on disk once more: _probe
+    # repairs unreadable files, so garbage never makes a range look exhausted. (The set being
+    # full, this costs as many probes as there are reservations in it.)
+    for value in _candidates(ranges, cursor):
+        if not _probe(st, fmt(value)):
+            return value
     raise _exhausted(network, index, ranges)
 
 
@@ -318,27 +324,6 @@ def _claimant(st: store.Store, ip: str) -> tuple[str, str] | None:
         if parsed is not None and not isinstance(parsed, store.Unreadable) and ip in parsed[2]:
             return parsed[0], parsed[1]
     return None
-
-
-def _reserved_in(st: store.Store, ranges: list[Range]) -> set[int]:
-    """Addresses of this set that have a file in the store (one directory listing)."""
-    family = ranges[0].family
-    taken = set()
-    for name in st.names():
-        if not name or name[0] not in "0123456789abcdefABCDEF:":
-            continue  # lock, cursors, temps, records dir: cheap pre-filter
-        try:
-            got_family, value = addr.parse_ip(name)
-        except ValueError:
-            continue
-        if got_family == family and any(rng.allocatable(value) for rng in ranges):
-            taken.add(value)
-    return taken
-
-
-def _drop_unreadable(st: store.Store, ranges: list[Range], taken: set[int]) -> set[int]:
-    """Before declaring a set exhausted, re-read each reservation and repair unreadable ones."""
-    return {value for value in taken if _probe(st, ranges[0].format(value))}
 
 
 def _capacity(ranges: list[Range]) -> int:
