@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 _HDR = struct.Struct("=IHHII")     # struct nlmsghdr
 _NLA = struct.Struct("=HH")        # struct nlattr: nla_len, nla_type
 _I32 = struct.Struct("=i")
+_SWITCHES = (uapi.SWITCH, uapi.SWITCH_F)
+_FLAGGED = (uapi.NESTED_F, uapi.SWITCH_F)   # sent with NLA_F_NESTED in nla_type
 MAX_DEPTH = 16                     # nests deeper than this are refused, not recursed into
 
 
@@ -118,7 +120,7 @@ class Attr:
         return "%s=%r" % (self.name, self.value)
 
 
-class Attrs(list):  # type: ignore[type-arg]
+class Attrs(list["Attr"]):
     """A list of :class:`Attr` in wire order, with look-ups by attribute name."""
 
     __slots__ = ()
@@ -126,12 +128,12 @@ class Attrs(list):  # type: ignore[type-arg]
     def find(self, name: str) -> Attr | None:
         for a in self:
             if a.spec is not None and a.spec.name == name:
-                return a  # type: ignore[no-any-return]
+                return a
         return None
 
     def get(self, name: str) -> Value | None:
         a = self.find(name)
-        return None if a is None else a.value  # type: ignore[no-any-return]
+        return None if a is None else a.value
 
     def get_int(self, name: str) -> int | None:
         v = self.get(name)
@@ -306,7 +308,7 @@ def _decode_attrs(data: bytes, pos: int, end: int, attr_set: AttrSet, family: in
         attr = Attr(number, nla_type & ~uapi.NLA_TYPE_MASK, spec, attr_set.name, b"", at,
                     nla_len)
         attrs.append(attr)
-        if spec is not None and spec.kind == uapi.SWITCH and _switch_key(spec) != "family":
+        if spec is not None and spec.switch_key not in (None, "family"):
             deferred.append(attr)
             continue
         attr.value = _decode_value(data, at + 4, at + nla_len, spec, family, depth, siblings)
@@ -318,14 +320,11 @@ def _decode_attrs(data: bytes, pos: int, end: int, attr_set: AttrSet, family: in
     return attrs
 
 
-def _switch_key(spec: AttrSpec) -> str:
-    return spec.arg[0]  # type: ignore[index,no-any-return]
-
-
 def _switch_set(spec: AttrSpec, family: int, siblings: Mapping[str, object]) -> AttrSet | None:
     """The attribute set a SWITCH attribute holds, given the message family / its siblings."""
-    key, choices = spec.arg  # type: ignore[misc]
-    selector = family if key == "family" else siblings.get(key)
+    choices = spec.switch or {}
+    key = spec.switch_key
+    selector = family if key == "family" else siblings.get(key or "")
     name = choices.get(selector) or choices.get("*")
     return uapi.ATTR_SETS[name] if name else None
 
@@ -353,18 +352,17 @@ def _decode_value(data: bytes, pos: int, end: int, spec: AttrSpec | None, family
     if kind == uapi.FLAG:
         return True
     if kind in (uapi.NESTED, uapi.NESTED_F):
-        child = uapi.ATTR_SETS[spec.arg]  # type: ignore[index]
+        child = uapi.ATTR_SETS[spec.nested or ""]
         return _decode_attrs(data, pos, end, child, family, depth + 1)
     if kind == uapi.STRUCT:
-        return _decode_struct(data, pos, end, uapi.STRUCTS[spec.arg])  # type: ignore[index]
+        return _decode_struct(data, pos, end, uapi.STRUCTS[spec.struct or ""])
     if kind == uapi.STRUCT_ATTRS:
-        struct_name, set_name = spec.arg  # type: ignore[misc]
-        head = _decode_struct(data, pos, end, uapi.STRUCTS[struct_name])
-        child = uapi.ATTR_SETS[set_name]
+        head = _decode_struct(data, pos, end, uapi.STRUCTS[spec.struct or ""])
+        child = uapi.ATTR_SETS[spec.nested or ""]
         fam = head.values[0]
         attrs = _decode_attrs(data, pos + align(head.spec.size), end, child, fam, depth + 1)
         return StructAttrs(head, attrs)
-    if kind == uapi.SWITCH:
+    if kind in _SWITCHES:
         chosen = _switch_set(spec, family, siblings)
         if chosen is None:
             return data[pos:end]
@@ -427,7 +425,7 @@ def _encode_attrs(out: bytearray, attr_set: AttrSet, items: Sequence[Item],
             if spec is None:
                 raise ValueError("%s is not an attribute of %s" % (key, attr_set.name))
             number = spec.number
-            nested_flag = uapi.NLA_F_NESTED if spec.kind == uapi.NESTED_F else 0
+            nested_flag = uapi.NLA_F_NESTED if spec.kind in _FLAGGED else 0
             _encode_value(out, spec, value, family, siblings)
         _NLA.pack_into(out, start, len(out) - start, number | nested_flag)
         out += bytes(align(len(out)) - len(out))
@@ -448,22 +446,23 @@ def _encode_value(out: bytearray, spec: AttrSpec, value: object, family: int,
     elif kind == uapi.FLAG:
         pass
     elif kind in (uapi.NESTED, uapi.NESTED_F):
-        _encode_attrs(out, uapi.ATTR_SETS[spec.arg], _items(value), family)  # type: ignore[index]
+        _encode_attrs(out, uapi.ATTR_SETS[spec.nested or ""], _items(value), family)
     elif kind == uapi.STRUCT:
-        _encode_struct(out, uapi.STRUCTS[spec.arg], value)  # type: ignore[index,arg-type]
+        _encode_struct(out, uapi.STRUCTS[spec.struct or ""], _fields(value))
     elif kind == uapi.STRUCT_ATTRS:
-        struct_name, set_name = spec.arg  # type: ignore[misc]
-        fields, children = value  # type: ignore[misc]
-        s = uapi.STRUCTS[struct_name]
+        if not isinstance(value, tuple) or len(value) != 2:
+            raise TypeError("%s takes (struct fields, attributes)" % spec.name)
+        fields = _fields(value[0])
+        s = uapi.STRUCTS[spec.struct or ""]
         _encode_struct(out, s, fields)
-        _encode_attrs(out, uapi.ATTR_SETS[set_name], _items(children),
+        _encode_attrs(out, uapi.ATTR_SETS[spec.nested or ""], _items(value[1]),
                       fields.get(s.fields[0][0], 0))
-    elif kind == uapi.SWITCH:
+    elif kind in _SWITCHES:
         chosen = _switch_set(spec, family, siblings)
         if chosen is None:
             if not isinstance(value, (bytes, bytearray)):
                 raise ValueError("%s: no attribute set for this %s; pass bytes" % (
-                    spec.name, _switch_key(spec)))
+                    spec.name, spec.switch_key))
             out += value
         else:
             _encode_attrs(out, chosen, _items(value), family)
@@ -471,6 +470,12 @@ def _encode_value(out: bytearray, spec: AttrSpec, value: object, family: int,
         out += value
     else:
         raise TypeError("%s needs bytes" % spec.name)
+
+
+def _fields(value: object) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise TypeError("struct fields are given as a dict of name: int")
+    return value
 
 
 def _items(value: object) -> list[Item]:

@@ -34,7 +34,7 @@ class NetlinkError(OSError):
         self.kernel_offset = kernel_offset
 
     def __str__(self) -> str:
-        text = self.strerror or ("errno %d" % self.errno)
+        text = self.strerror or ("errno %s" % self.errno)
         if self.doing:
             text = "%s: %s" % (self.doing, text)
         if self.kernel_msg:

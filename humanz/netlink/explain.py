@@ -11,6 +11,7 @@ IFLA_NET_NS_FD inside VETH_INFO_PEER.
 from __future__ import annotations
 
 import os
+import struct
 import sys
 from typing import TYPE_CHECKING
 
@@ -97,7 +98,7 @@ def _errno_text(err: int) -> str:
 def _struct_rows(data: bytes, s: codec.Struct, depth: int, msg_type: int) -> list[Row]:
     rows: list[Row] = []
     for (name, fmt, names), at, value in zip(s.spec.fields, s.spec.offsets, s.values):
-        size = codec.struct.calcsize("=" + fmt)
+        size = struct.calcsize("=" + fmt)
         raw = data[s.offset + at:s.offset + at + size]
         if name == "nlmsg_flags":
             shown = _flags_text(value, _nlmsg_flag_names(msg_type))

@@ -303,25 +303,41 @@ STRUCT = "struct"      # arg: the struct name; the payload is exactly that struc
 STRUCT_ATTRS = "struct+attrs"  # arg: (struct name, set name): a struct, then attributes
 SWITCH = "switch"      # arg: (key, {key value: set name}); key "family" = the message family,
                        # otherwise the name of a sibling attribute holding a string
+SWITCH_F = "switch+F"  # as SWITCH, and sent with NLA_F_NESTED set
 
 SCALAR_FORMATS = {U8: "=B", U16: "=H", U32: "=I", S32: "=i", U64: "=Q", BE16: ">H"}
 
 if TYPE_CHECKING:
-    SwitchArg = Tuple[str, Dict[object, str]]
-    KindArg = Union[None, str, Tuple[str, str], SwitchArg]
-    AttrDecl = Union[Tuple[str, str], Tuple[str, str, KindArg]]
+    AttrDecl = Union[Tuple[str, str], Tuple[str, str, object]]
 
 
 class AttrSpec:
-    """How one attribute type is named, what its value is, and (if nested) what it holds."""
+    """How one attribute type is named, what its value is, and (if nested) what it holds.
 
-    __slots__ = ("number", "name", "kind", "arg")
+    ``nested``: the set of the children (NESTED, STRUCT_ATTRS); ``struct``: the struct name
+    (STRUCT, STRUCT_ATTRS); ``switch_key`` and ``switch``: for SWITCH kinds, what selects the
+    children's set and the {selector value: set name} table ("*" = any other value).
+    """
 
-    def __init__(self, number: int, name: str, kind: str, arg: KindArg) -> None:
+    __slots__ = ("number", "name", "kind", "nested", "struct", "switch_key", "switch")
+
+    def __init__(self, number: int, name: str, kind: str, arg: object = None) -> None:
         self.number = number
         self.name = name
         self.kind = kind
-        self.arg = arg
+        self.nested: str | None = None
+        self.struct: str | None = None
+        self.switch_key: str | None = None
+        self.switch: dict[object, str] | None = None
+        if isinstance(arg, str):
+            if kind == STRUCT:
+                self.struct = arg
+            else:
+                self.nested = arg
+        elif isinstance(arg, tuple) and isinstance(arg[1], dict):
+            self.switch_key, self.switch = arg[0], arg[1]
+        elif isinstance(arg, tuple):
+            self.struct, self.nested = arg[0], arg[1]
 
 
 class AttrSet:
@@ -335,8 +351,7 @@ class AttrSet:
         self.by_number: dict[int, AttrSpec] = {}
         self.by_name: dict[str, AttrSpec] = {}
         for number, decl in decls.items():
-            arg: KindArg = decl[2] if len(decl) == 3 else None  # type: ignore[misc]
-            spec = AttrSpec(number, decl[0], decl[1], arg)
+            spec = AttrSpec(number, decl[0], decl[1], decl[2] if len(decl) == 3 else None)
             self.by_number[number] = spec
             self.by_name[spec.name] = spec
 
@@ -375,7 +390,7 @@ IFLA = _declare("IFLA", "linux/if_link.h", {
     7: ("IFLA_STATS", BYTES),              # struct rtnl_link_stats
     10: ("IFLA_MASTER", U32),              # ifindex of the bridge; 0 = no master
     11: ("IFLA_WIRELESS", BYTES),
-    12: ("IFLA_PROTINFO", SWITCH, ("family", {AF_BRIDGE: "IFLA_BRPORT",
+    12: ("IFLA_PROTINFO", SWITCH_F, ("family", {AF_BRIDGE: "IFLA_BRPORT",
                                               AF_INET6: "IFLA_INET6"})),
     13: ("IFLA_TXQLEN", U32),
     14: ("IFLA_MAP", BYTES),               # struct rtnl_link_ifmap
