@@ -95,6 +95,13 @@ def unique_subnet() -> tuple[str, str]:
     return "100.126.%d.0/24" % third, "100.126.%d.1" % third
 
 
+def unique_subnet6() -> str:
+    """A /64 inside fd00::/8 for dual-stack tests, like ``unique_subnet``."""
+    global _subnet_counter
+    _subnet_counter += 1
+    return "fd00:687a:%x:%x::/64" % (os.getpid() & 0xFFFF, _subnet_counter & 0xFFFF)
+
+
 def in_subnet(address: str, subnet: str) -> bool:
     """True when the IPv4 ``address`` (no prefix) lies in the /24 ``subnet``."""
     return address.rsplit(".", 1)[0] == subnet.split("/")[0].rsplit(".", 1)[0]
@@ -210,14 +217,15 @@ class CniPlugin:
         """The reference bridge 1.1.1 predates CNI 1.1.0, so it knows neither GC nor STATUS."""
         return self.kind == "humanz"
 
-    def conf(self, *, bridge: str, subnet: str, data_dir: str,
-             log_file: str | None = None) -> dict[str, Any]:
-        """The plugin's entry in a conflist: a gateway bridge, one IPv4 range, a private store."""
+    def conf(self, *, bridge: str, subnet: str, data_dir: str, log_file: str | None = None,
+             subnet6: str | None = None) -> dict[str, Any]:
+        """The plugin's entry in a conflist: a gateway bridge, an IPv4 range (and an IPv6 one
+        with ``subnet6``), a private store."""
+        ranges = [[{"subnet": subnet}]] + ([[{"subnet": subnet6}]] if subnet6 else [])
         conf: dict[str, Any] = {
             "type": PLUGIN_TYPE, "bridge": bridge, "isGateway": True,
             "isDefaultGateway": True,
-            "ipam": {"type": self.ipam_type, "ranges": [[{"subnet": subnet}]],
-                     "dataDir": data_dir},
+            "ipam": {"type": self.ipam_type, "ranges": ranges, "dataDir": data_dir},
         }
         if log_file is not None and self.kind == "humanz":
             conf["logFile"] = log_file
@@ -359,13 +367,13 @@ class Cnitool:
         return "cnitool-" + digest[:20]
 
 
-def pod_address(result_json: str, pod: str) -> tuple[str, int, str | None]:
-    """(address, prefix length, gateway) of the first IPv4 ``ips`` entry in a CNI result,
-    after checking that its ``interface`` index names the interface inside ``pod``."""
+def pod_address(result_json: str, pod: str, family: int = 4) -> tuple[str, int, str | None]:
+    """(address, prefix length, gateway) of the first ``ips`` entry of ``family`` (4 or 6) in
+    a CNI result, after checking that its ``interface`` index names the interface in ``pod``."""
     result = json.loads(result_json)
     for ip in result.get("ips", []):
         address, _, plen = ip["address"].partition("/")
-        if ":" in address:
+        if (":" in address) != (family == 6):
             continue
         index = ip.get("interface")
         assert isinstance(index, int), "ips[].interface missing in %s" % result_json
@@ -373,7 +381,7 @@ def pod_address(result_json: str, pod: str) -> tuple[str, int, str | None]:
         assert iface.get("sandbox") == "/run/netns/" + pod, \
             "ips[].interface points at %r, not the pod's interface" % (iface,)
         return address, int(plen), ip.get("gateway")
-    raise AssertionError("no IPv4 address in result %s" % result_json)
+    raise AssertionError("no IPv%d address in result %s" % (family, result_json))
 
 
 def ping(netns: str, address: str) -> None:
