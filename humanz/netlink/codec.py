@@ -379,6 +379,33 @@ def _decode_ip(raw: bytes, spec: AttrSpec, pos: int) -> str:
                       pos)
 
 
+def attr_path_at(data: bytes, offset: int) -> str | None:
+    """The attribute starting at byte ``offset`` of message ``data``, as a path such as
+    "IFLA_LINKINFO/IFLA_INFO_DATA/VETH_INFO_PEER/IFLA_IFNAME" (what NLMSGERR_ATTR_OFFS points
+    at), or None if no attribute starts there."""
+    try:
+        messages = decode(data)
+    except DecodeError:
+        return None
+    for m in messages:
+        found = _find_attr(m.attrs, offset)
+        if found:
+            return "/".join(found)
+    return None
+
+
+def _find_attr(attrs: Attrs, offset: int) -> list[str]:
+    for a in attrs:
+        if a.offset == offset:
+            return [a.name]
+        children = a.value.attrs if isinstance(a.value, StructAttrs) else a.value
+        if isinstance(children, Attrs) and a.offset < offset < a.offset + a.length:
+            inner = _find_attr(children, offset)
+            if inner:
+                return [a.name] + inner
+    return []
+
+
 # --------------------------------------------------------------------------------------------
 # Encoding
 # --------------------------------------------------------------------------------------------

@@ -23,23 +23,30 @@ class NetlinkError(OSError):
     ``errno`` is the positive errno (as for any OSError), ``kernel_msg`` the kernel's
     extended-ACK text (NLMSGERR_ATTR_MSG) or None, ``kernel_offset`` the byte offset in our
     request of the attribute it objected to (NLMSGERR_ATTR_OFFS) or None, and ``doing`` a short
-    description of what was being attempted, e.g. "add address 100.64.0.5/24 to eth0".
+    description of what was being attempted, e.g. "add address 100.64.0.5/24 to eth0", and
+    ``kernel_attr`` the name (path) of the attribute at ``kernel_offset``, e.g. "IFLA_IFNAME".
     """
 
     def __init__(self, errno: int, doing: str = "", kernel_msg: str | None = None,
-                 kernel_offset: int | None = None) -> None:
+                 kernel_offset: int | None = None, kernel_attr: str | None = None) -> None:
         super().__init__(errno, os.strerror(errno))
         self.doing = doing
         self.kernel_msg = kernel_msg
         self.kernel_offset = kernel_offset
+        self.kernel_attr = kernel_attr
 
     def __str__(self) -> str:
         text = self.strerror or ("errno %s" % self.errno)
         if self.doing:
             text = "%s: %s" % (self.doing, text)
-        if self.kernel_msg:
+        if self.kernel_msg and self.kernel_attr:
+            text += " (kernel: %s, at %s)" % (self.kernel_msg, self.kernel_attr)
+        elif self.kernel_msg:
             text += " (kernel: %s)" % self.kernel_msg
+        elif self.kernel_attr:
+            text += " (kernel objected to %s)" % self.kernel_attr
         return text
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (NetlinkError, (self.errno, self.doing, self.kernel_msg, self.kernel_offset))
+        return (NetlinkError, (self.errno, self.doing, self.kernel_msg, self.kernel_offset,
+                               self.kernel_attr))

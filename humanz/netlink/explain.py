@@ -84,7 +84,10 @@ def message_rows(data: bytes, m: codec.Message) -> list[Row]:
 def _error_rows(data: bytes, m: codec.Message) -> list[Row]:
     assert m.fixed is not None
     err = m.fixed.values[0]
-    meaning = "ok (an ACK)" if err == 0 else _errno_text(err)
+    if err != 0:
+        meaning = _errno_text(err)
+    else:
+        meaning = "ok (an ACK)" if m.type == uapi.NLMSG_ERROR else "ok (end of the dump)"
     raw = data[m.fixed.offset:m.fixed.offset + 4]
     return [(m.fixed.offset, raw, 0, "error", "%d %s" % (err, meaning))]
 

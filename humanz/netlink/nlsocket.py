@@ -81,14 +81,15 @@ class NetlinkSocket:
                 attrs: Iterable[codec.Item] = (), doing: str = "") -> list[codec.Message]:
         """Send one request (NLM_F_REQUEST|NLM_F_ACK added) and return the replies before
         its ACK (none for NEW/DEL/SET, the object for a GET). Raises NetlinkError."""
-        seq = self._send(msg_type, flags | uapi.NLM_F_REQUEST | uapi.NLM_F_ACK, fixed, attrs)
+        seq, sent = self._send(msg_type, flags | uapi.NLM_F_REQUEST | uapi.NLM_F_ACK, fixed,
+                               attrs)
         replies: list[codec.Message] = []
         while True:
             for m in self._receive(doing):
                 if m.seq != seq:
                     continue                      # a stale answer to an earlier request
                 if m.type == uapi.NLMSG_ERROR:
-                    _raise_if_error(m, doing)
+                    _raise_if_error(m, doing, sent)
                     return replies
                 replies.append(m)
 
@@ -107,7 +108,7 @@ class NetlinkSocket:
                    attrs: list[codec.Item], doing: str) -> list[codec.Message] | None:
         """One dump; None if it was interrupted or truncated and must be redone."""
         flags = uapi.NLM_F_REQUEST | uapi.NLM_F_ACK | uapi.NLM_F_DUMP
-        seq = self._send(msg_type, flags, fixed, attrs)
+        seq, sent = self._send(msg_type, flags, fixed, attrs)
         objects: list[codec.Message] = []
         redo = False
         while True:
@@ -123,18 +124,18 @@ class NetlinkSocket:
                     continue
                 redo = redo or bool(m.flags & uapi.NLM_F_DUMP_INTR)
                 if m.type in (uapi.NLMSG_DONE, uapi.NLMSG_ERROR):
-                    _raise_if_error(m, doing)
+                    _raise_if_error(m, doing, sent)
                     return None if redo else objects
                 objects.append(m)
 
     # -- the wire ------------------------------------------------------------------------------
 
     def _send(self, msg_type: int, flags: int, fixed: Mapping[str, int] | None,
-              attrs: Iterable[codec.Item]) -> int:
+              attrs: Iterable[codec.Item]) -> tuple[int, bytes]:
         self._seq = (self._seq + 1) & 0xFFFFFFFF
         data = codec.encode(msg_type, flags, self._seq, fixed, attrs)
         self.send_bytes(data)
-        return self._seq
+        return self._seq, data
 
     def send_bytes(self, data: bytes) -> None:
         """Send one already-encoded message to the kernel (port id 0)."""
@@ -162,9 +163,11 @@ class NetlinkSocket:
             raise NetlinkError(EMSGSIZE, doing, "reply of %s bytes did not fit" % e) from None
 
 
-def _raise_if_error(m: codec.Message, doing: str) -> None:
-    """Turn an NLMSG_ERROR / NLMSG_DONE carrying a negative errno into NetlinkError."""
+def _raise_if_error(m: codec.Message, doing: str, request: bytes) -> None:
+    """Turn an NLMSG_ERROR / NLMSG_DONE carrying a negative errno into NetlinkError, naming
+    the attribute of ``request`` the kernel pointed at (NLMSGERR_ATTR_OFFS), if any."""
     if m.error is None or m.error >= 0:
         return
-    raise NetlinkError(-m.error, doing, m.attrs.get_str("NLMSGERR_ATTR_MSG"),
-                       m.attrs.get_int("NLMSGERR_ATTR_OFFS"))
+    offset = m.attrs.get_int("NLMSGERR_ATTR_OFFS")
+    attr = None if offset is None else codec.attr_path_at(request, offset)
+    raise NetlinkError(-m.error, doing, m.attrs.get_str("NLMSGERR_ATTR_MSG"), offset, attr)
