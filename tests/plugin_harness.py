@@ -156,11 +156,15 @@ class Node:
         return {"links": links, "addrs": addrs, "routes": routes, "store": self.store_files()}
 
     def store_files(self) -> list[str]:
+        """The store's reservations and attachment records. Left out: the lock file and the
+        round-robin cursor (``last_reserved_ip.N``), which a rolled-back ADD may move on, as
+        host-local's does; it decides only where the next search starts."""
         root = Path(self.data_dir)
         if not root.exists():
             return []
         return sorted(str(p.relative_to(root)) for p in root.rglob("*")
-                      if p.is_file() and p.name != "lock")
+                      if p.is_file() and p.name != "lock"
+                      and not p.name.startswith("last_reserved_ip"))
 
     def reservations(self) -> list[str]:
         """Reserved addresses in the store (files named like addresses)."""
