@@ -20,7 +20,7 @@ simple request.
 from __future__ import annotations
 
 import _socket
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False   # (importing typing costs milliseconds; mypy treats this as True)
 
 from . import codec, uapi
 from .errors import NetlinkError

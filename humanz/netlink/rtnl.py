@@ -19,7 +19,7 @@ Choices worth knowing (they follow iproute2 unless said otherwise):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False   # (importing typing costs milliseconds; mypy treats this as True)
 
 from . import uapi
 from .codec import parse_ip
@@ -262,16 +262,17 @@ class Rtnl:
                    isolated: bool | None = None) -> None:
         """Set bridge-port options of ``link`` (which must be enslaved to a bridge)."""
         port: list[Item] = []
-        if hairpin is not None:
-            port.append(("IFLA_BRPORT_MODE", int(hairpin)))
-        if isolated is not None:
-            port.append(("IFLA_BRPORT_ISOLATED", int(isolated)))
+        words = []
+        for attr, word, on in (("IFLA_BRPORT_MODE", "hairpin", hairpin),
+                               ("IFLA_BRPORT_ISOLATED", "isolated", isolated)):
+            if on is not None:
+                port.append((attr, int(on)))
+                words.append("%s %s" % (word, "on" if on else "off"))
         if not port:
             return
         fixed = {"ifi_family": uapi.AF_BRIDGE, "ifi_index": self.index_of(link)}
         self._do(uapi.RTM_SETLINK, 0, fixed, [("IFLA_PROTINFO", port)],
-                 "set bridge port %s %s" % (link, " ".join(
-                     "%s %s" % (str(k)[12:].lower(), v) for k, v in port)))
+                 "set bridge port %s %s" % (link, " ".join(words)))
 
     # -- addresses -----------------------------------------------------------------------------
 
