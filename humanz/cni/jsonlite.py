@@ -63,7 +63,7 @@ def loads(text: str | bytes) -> Any:
 def _slow_loads(text: str) -> Any:
     import json
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 
