@@ -193,6 +193,12 @@ def test_brport_hairpin_and_isolated(rtnl: Rtnl, netns: str) -> None:
     data = info.get_attrs("IFLA_INFO_SLAVE_DATA")
     assert data is not None
     assert (data.get("IFLA_BRPORT_MODE"), data.get("IFLA_BRPORT_ISOLATED")) == (1, 1)
+    # and through the bridge's own view: an AF_BRIDGE link dump carries IFLA_PROTINFO
+    ports = rtnl.sock.dump(uapi.RTM_GETLINK, {"ifi_family": uapi.AF_BRIDGE})
+    [mine] = [m for m in ports if m.attrs.get("IFLA_IFNAME") == "hzta"]
+    protinfo = mine.attrs.get_attrs("IFLA_PROTINFO")
+    assert protinfo is not None
+    assert (protinfo.get("IFLA_BRPORT_MODE"), protinfo.get("IFLA_BRPORT_ISOLATED")) == (1, 1)
     rtnl.brport_set("hzta", hairpin=False)
     slave = ip_link(netns, "hzta")["linkinfo"]["info_slave_data"]
     assert (slave["hairpin"], slave["isolated"]) == (False, True)

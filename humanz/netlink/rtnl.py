@@ -210,7 +210,8 @@ class Rtnl:
                  master: LinkRef | None = None, up: bool = False) -> None:
         """Create a veth pair in one RTM_NEWLINK; the peer is born in ``peer_ns_fd``.
 
-        ``mac``/``master``/``up`` apply to ``name`` (this end). The peer cannot be brought up
+        ``mtu`` applies to both ends; ``mac``/``master``/``up`` apply to ``name`` (this end),
+        ``peer_mac`` to the peer. The peer cannot be brought up
         in this message (the kernel answers ENOTCONN): do it from its own namespace.
         """
         peer_attrs: list[Item] = [("IFLA_IFNAME", peer)]

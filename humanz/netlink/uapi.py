@@ -11,6 +11,8 @@ except where an attribute says otherwise (``BE16``, or the NLA_F_NET_BYTEORDER f
 
 from __future__ import annotations
 
+import struct
+
 TYPE_CHECKING = False   # (importing typing costs milliseconds; mypy treats this as True)
 
 if TYPE_CHECKING:
@@ -210,7 +212,6 @@ class StructSpec:
     __slots__ = ("name", "fields", "format", "size", "offsets")
 
     def __init__(self, name: str, fields: tuple[Field, ...]) -> None:
-        import struct  # tiny, already loaded by anything that uses netlink
         self.name = name
         self.fields = fields
         self.format = "=" + "".join(f[1] for f in fields)
