@@ -33,6 +33,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from typing import Any, Iterator, Sequence
 
@@ -393,24 +394,30 @@ def ping(netns: str, address: str) -> None:
 
 class Podman:
     """podman 4.3 with a private configuration: its own containers.conf (CNI backend, our
-    plugin directory and network config directory) and storage.conf (vfs driver, storage and
-    run directories under the test's tmp_path). The machine's podman setup is never read
-    or changed. ``close`` removes every container and image and checks no mount is left."""
+    plugin directory and network config directory) and storage.conf (vfs driver). Images and
+    containers live under ``base`` (the test's tmp_path); the run-time directories (runroot,
+    tmp_dir) under a SHORT directory in /tmp, because podman 4.3 stalls for 20 s after every
+    attached ``podman run`` when the path of conmon's attach socket gets too long for a unix
+    socket (108 bytes), as it does under pytest's tmp_path. The machine's podman setup is
+    never read or changed. ``close`` removes every container and image, then both directories'
+    mounts and the short directory."""
 
-    __slots__ = ("base", "tool", "env", "network_dir")
+    __slots__ = ("base", "run_dir", "tool", "env", "network_dir", "plugin")
 
     def __init__(self, base: str, plugin: CniPlugin) -> None:
         self.tool = require_executable("podman", "podman")
         self.base = base
+        self.plugin = plugin
         self.network_dir = os.path.join(base, "networks")
         os.makedirs(self.network_dir)
+        self.run_dir = tempfile.mkdtemp(prefix="hztpm.", dir="/tmp")
         conf = os.path.join(base, "containers.conf")
         storage = os.path.join(base, "storage.conf")
         with open(conf, "w", encoding="utf-8") as f:
-            f.write(podman_containers_conf(base, plugin.dir, self.network_dir))
+            f.write(podman_containers_conf(base, self.run_dir, plugin.dir, self.network_dir))
         with open(storage, "w", encoding="utf-8") as f:
             f.write('[storage]\ndriver = "vfs"\ngraphroot = "%s/graph"\nrunroot = "%s/run"\n'
-                    % (base, base))
+                    % (base, self.run_dir))
         self.env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": base,
                     "CONTAINERS_CONF": conf, "CONTAINERS_STORAGE_CONF": storage}
 
@@ -422,9 +429,11 @@ class Podman:
         self("rm", "--all", "--force", "--time", "0", check=False)
         self("rmi", "--all", "--force", check=False)
         unmount_under(self.base)
+        unmount_under(self.run_dir)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
-def podman_containers_conf(base: str, plugin_dir: str, network_dir: str) -> str:
+def podman_containers_conf(base: str, run_dir: str, plugin_dir: str, network_dir: str) -> str:
     """containers.conf for a private podman that works on this kind of machine:
 
     - CNI backend, plugins only from our directory, networks only from ours;
@@ -449,7 +458,7 @@ def podman_containers_conf(base: str, plugin_dir: str, network_dir: str) -> str:
             'events_logfile_path = "%s/events.log"\n'
             'runtime = "runc"\n'
             'tmp_dir = "%s/tmp"\n'
-            % (nofile, nofile, nproc, nproc, network_dir, plugin_dir, base, base))
+            % (nofile, nofile, nproc, nproc, network_dir, plugin_dir, base, run_dir))
 
 
 def _soft_limit(name: str) -> int:
