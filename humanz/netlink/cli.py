@@ -1,4 +1,4 @@
-"""The ``ip``-like command line of humanz.netlink: ``python3 -m humanz.netlink link|addr|route|netns``.
+"""The ``ip``-like command line of humanz.netlink: ``python3 -m humanz.netlink link|addr|...``.
 
 It speaks iproute2's grammar (a subset) so ``ip`` users feel at home, and shows its results the
 way ``ip`` (and ``ip -j``) does. ``--explain`` prints every netlink message sent and received
@@ -723,8 +723,11 @@ def route_show(ctx: Context, w: Words) -> None:
     got = read_keywords(w, ROUTE_SHOW_OPTIONS)
     wanted = got.get("table", uapi.RT_TABLE_MAIN)
     table = wanted if isinstance(wanted, int) else None
+    family = ctx.opts.family
+    if family is None and table is not None:
+        family = 4               # like ip: one table means IPv4 unless -6; "all" means both
     rt = ctx.rtnl()
-    routes = rt.routes(ctx.opts.family or 4, table)     # like ip: IPv4 unless -6
+    routes = rt.routes(family, table)
     known = Known(rt)
     records = [route_record(r, known, show_table=table is None) for r in routes]
     ctx.show(records, render_route)
@@ -880,7 +883,7 @@ def usage_text() -> str:
     """The full --help text: the synopsis and every command's usage, from COMMANDS."""
     lines = ["usage: " + SYNOPSIS.replace(" (--help for all)", ""), "",
              "  -n NETNS   work in /run/netns/NETNS (or a path, or a pid's namespace)",
-             "  -4, -6     the address family where it cannot be told (route show: 4)",
+             "  -4, -6     the address family where it cannot be told (route: 4, as in ip)",
              "  -j, --json print what show finds as JSON, shaped like ip -j",
              "  --explain  print every netlink message sent and received, annotated, on stderr",
              ""]
