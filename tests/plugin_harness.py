@@ -131,7 +131,8 @@ class Node:
                        ifname=ifname, **kw)
         assert out.rc == 0 and out.err == "", out
         assert isinstance(out.data, dict), out
-        return out.data  # type: ignore[no-any-return]
+        data: dict[str, Any] = out.data
+        return data
 
     def delete(self, conf: dict[str, Any], netns: str, cid: str | None = None,
                ifname: str = "eth0", **kw: Any) -> Outcome:
@@ -209,7 +210,8 @@ def sysctl(key: str, netns: str) -> str:
 
 
 def container_links(netns: str) -> list[dict[str, Any]]:
-    return json.loads(ip("-j", "link", "show", netns=netns).stdout or "[]")
+    links: list[dict[str, Any]] = json.loads(ip("-j", "link", "show", netns=netns).stdout or "[]")
+    return links
 
 
 def container_addrs(netns: str, ifname: str = "eth0") -> list[str]:

@@ -77,8 +77,9 @@ def _fake_add(req: Any, conf: Any) -> Result:
 def test_result_in_the_chosen_version(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(bridge, "cmd_add", _fake_add)
-    cases = [({}, "0.1.0"), ({"cniVersion": "0.4.0"}, "0.4.0"),
-             ({"cniVersions": ["0.3.1", "1.0.0", "7.0.0"]}, "1.0.0")]
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({}, "0.1.0"), ({"cniVersion": "0.4.0"}, "0.4.0"),
+        ({"cniVersions": ["0.3.1", "1.0.0", "7.0.0"]}, "1.0.0")]
     for fields, expected in cases:
         assert skel.run("ADD", dict(ENV, CNI_COMMAND="ADD"), _conf(tmp_path, **fields)) == 0
         out = json.loads(capsys.readouterr().out)

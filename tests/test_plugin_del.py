@@ -105,3 +105,21 @@ def test_del_with_ip_masq_and_bad_cni_args_still_works(node: Node) -> None:
 def test_del_missing_container_id_is_code_4(node: Node) -> None:
     out = node.run("DEL", node.conf(), cid="", netns="", ifname="eth0")
     assert out.rc == 1 and out.code == 4 and "CNI_CONTAINERID" in out.data["msg"]
+
+
+def test_host_namespace_needs_override(node: Node) -> None:
+    """CNI_NETNS naming the plugin's own namespace is refused (it would put the "container"
+    end on the host) unless CNI_NETNS_OVERRIDE is set; DEL still releases the address."""
+    conf = node.conf()
+    host = netns_path(node.hostns)
+    out = node.run("ADD", conf, cid="c-host", netns=host, ifname="hztc0")
+    assert out.code == 4 and "own network namespace" in out.data["msg"], out
+    override = {"CNI_NETNS_OVERRIDE": "1"}
+    out = node.run("ADD", conf, cid="c-host", netns=host, ifname="hztc0", env=override)
+    assert out.rc == 0, out
+    assert "hztc0" in [l["ifname"] for l in node.ip_json("link", "show")]
+    out = node.run("DEL", conf, cid="c-host", netns=host, ifname="hztc0")
+    assert out.code == 4 and node.reservations() == [], out
+    out = node.run("DEL", conf, cid="c-host", netns=host, ifname="hztc0", env=override)
+    assert out.rc == 0, out
+    assert "hztc0" not in [l["ifname"] for l in node.ip_json("link", "show")]

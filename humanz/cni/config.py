@@ -42,7 +42,8 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def valid_name(text: str) -> bool:
-    """The spec's pattern for network names and container IDs: ``^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$``."""
+    """The spec's pattern for network names and container IDs:
+    ``^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$``."""
     return bool(text) and text[0] in _NAME_FIRST and all(c in _NAME_REST for c in text)
 
 
@@ -429,7 +430,7 @@ def _parse_mac(conf: NetConf, raw: dict[str, Any], cni_args: CniArgs) -> None:
 
 
 def canonical_mac(text: str) -> str | None:
-    """``"02:AA:..."`` → ``"02:aa:..."``; None unless six hex pairs with the multicast bit clear."""
+    """``"02:AA:..."`` → ``"02:aa:..."``; None unless six hex pairs, multicast bit clear."""
     parts = text.split(":")
     if len(parts) != 6 or not all(len(p) == 2 and p[0] in _HEX and p[1] in _HEX for p in parts):
         return None
