@@ -132,12 +132,20 @@ def with_binds(binds: Sequence[tuple[str, str]], cmd: Sequence[str],
 
 class OwnedDirs:
     """Directories that must exist (as bind-mount targets); those this object creates are
-    removed again by ``cleanup`` if still empty, so the host ends as it began."""
+    removed again by ``cleanup`` if still empty, so the host ends as it began. ``watch``
+    covers directories a runtime creates by itself (podman's image cache)."""
 
-    __slots__ = ("created",)
+    __slots__ = ("created", "watched")
 
     def __init__(self) -> None:
         self.created: list[str] = []
+        self.watched: list[tuple[str, frozenset[str]]] = []
+
+    def watch(self, path: str, disposable: Sequence[str]) -> None:
+        """If ``path`` does not exist now, remove it at cleanup when it holds nothing but the
+        ``disposable`` files (paths relative to it) and directories."""
+        if not os.path.exists(path):
+            self.watched.append((path, frozenset(disposable)))
 
     def ensure(self, path: str) -> str:
         missing: list[str] = []
@@ -162,6 +170,12 @@ class OwnedDirs:
                 except OSError:
                     pass
         self.created.clear()
+        for path, disposable in self.watched:
+            files = {os.path.relpath(os.path.join(d, f), path)
+                     for d, _dirnames, names in os.walk(path) for f in names}
+            if os.path.isdir(path) and files <= disposable:
+                shutil.rmtree(path, ignore_errors=True)
+        self.watched.clear()
 
 
 # --- the plugin under test ----------------------------------------------------------------

@@ -30,6 +30,8 @@ def podman(cni_plugin: CniPlugin, tmp_path: Path, owned_dirs: OwnedDirs) -> Iter
     """A private podman whose plugin directory logs every call (tmp_path/calls.log)."""
     require_executable("runc", "runc")
     owned_dirs.ensure("/var/lib/cni")        # podman's CNI result cache: no option moves it
+    # `podman import` keeps a blob cache for root at a fixed path
+    owned_dirs.watch("/var/lib/containers", ["cache/blob-info-cache-v1.boltdb"])
     require_file(BUSYBOX_ROOTFS, "the busybox rootfs tarball")
     plugin = cni_plugin.logged(str(tmp_path / "plugins"), str(tmp_path / "calls.log"))
     pm = Podman(str(tmp_path / "podman"), plugin)
