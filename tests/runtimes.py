@@ -248,7 +248,7 @@ class CniPlugin:
 
     def logged(self, directory: str, log: str) -> CniPlugin:
         """A copy of this plugin directory whose ``humanz-cni`` first appends one line per call
-        to ``log`` (command, CNI_NETNS, CNI_CONTAINERID, CNI_IFNAME), then execs the plugin:
+        to ``log`` (command, CNI_NETNS, CNI_CONTAINERID, CNI_IFNAME, CNI_ARGS), then execs it:
         the tests use it to see what a runtime really sent."""
         os.makedirs(directory, exist_ok=True)
         for name in sorted(os.listdir(self.dir)):
@@ -257,8 +257,9 @@ class CniPlugin:
         real = os.path.join(directory, "." + PLUGIN_TYPE + ".real")
         shutil.copy2(os.path.join(self.dir, PLUGIN_TYPE), real)
         _write_script(os.path.join(directory, PLUGIN_TYPE),
-                      'printf "%%s netns=%%s id=%%s ifname=%%s\\n" "$CNI_COMMAND" "$CNI_NETNS" '
-                      '"$CNI_CONTAINERID" "$CNI_IFNAME" >>%s\nexec %s "$@"\n' % (log, real))
+                      'printf "%%s netns=%%s id=%%s ifname=%%s args=%%s\\n" "$CNI_COMMAND" '
+                      '"$CNI_NETNS" "$CNI_CONTAINERID" "$CNI_IFNAME" "$CNI_ARGS" >>%s\n'
+                      'exec %s "$@"\n' % (log, real))
         return CniPlugin(self.kind, directory, self.target)
 
 
@@ -269,7 +270,7 @@ def _write_script(path: str, body: str) -> None:
 
 
 def read_calls(log: str) -> list[dict[str, str]]:
-    """The lines a ``logged`` plugin wrote, as dicts with command, netns, id, ifname."""
+    """The lines a ``logged`` plugin wrote, as dicts with command, netns, id, ifname, args."""
     calls: list[dict[str, str]] = []
     if not os.path.exists(log):
         return calls

@@ -84,4 +84,6 @@ def test_podman_run_on_a_humanz_network(podman: Podman, tmp_path: Path,
     assert {c["id"] for c in adds} == {first_id, second_id}
     assert {c["id"] for c in dels} >= {first_id, second_id}, "podman never sent DEL"
     assert all(c["netns"].startswith("/run/netns/") for c in adds), adds
+    names = {first_id: first, second_id: second}
+    assert all("K8S_POD_NAME=%s" % names[c["id"]] in c["args"].split(";") for c in adds), adds
 
