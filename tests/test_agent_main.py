@@ -210,6 +210,10 @@ def test_agent_process_once_programs_real_routes(netns: str, tmp_path: Path) -> 
     assert [r["dst"] for r in static] == ["100.96.8.0/24"]          # not ours: untouched
     conf = json.loads((tmp_path / "10-humanz.conflist").read_text())
     assert conf["plugins"][0]["ipam"]["ranges"][1] == [{"subnet": "fd00:96:1::/64"}]
+    ruleset = subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "table", "inet",
+                              "humanz"], capture_output=True, text=True, timeout=30).stdout
+    assert "ip saddr 100.96.0.0/16 ip daddr != 100.96.0.0/16 counter" in ruleset
+    assert "ip6 saddr fd00:96::/48 ip6 daddr != fd00:96::/48 counter" in ruleset
     plugin = tmp_path / "bin" / "humanz-cni"
     assert os.access(plugin, os.X_OK)
     assert plugin.read_bytes().startswith(b"#!/usr/bin/python3 -IS\n")

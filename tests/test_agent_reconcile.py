@@ -377,3 +377,26 @@ def test_kernel_refusals_are_reported_and_the_rest_still_applied(host: dict[str,
     del rtnl.fail["add 100.96.2.0"]
     assert rec.reconcile({n.name: n for n in NODES}) == []     # the next pass repairs it
     assert ("100.96.2.0", 24, "100.64.0.2", 104) in rtnl.state()
+
+
+class FailingNft:
+    """An nftables client whose kernel says no (no nf_tables module, no NET_ADMIN...)."""
+
+    def chains(self, family: int = 0, table: str | None = None) -> list[Any]:
+        raise OSError(errno.EPROTONOSUPPORT, "Protocol not supported")
+
+    def rules(self, family: int, table: str, chain: str | None = None) -> list[Any]:
+        return []
+
+    def commit(self, ops: Any) -> None:
+        raise AssertionError("not reached")
+
+
+def test_nftables_failure_is_an_error_not_a_crash(host: dict[str, Path]) -> None:
+    rtnl = FakeRtnl()
+    rec = make_reconciler(host, rtnl)
+    rec.nft = FailingNft()
+    errors = rec.reconcile({n.name: n for n in NODES})
+    assert errors == ["nftables (masquerade/forward for 100.96.0.0/16, fd00:96::/48): "
+                      "[Errno 93] Protocol not supported"]
+    assert len(rtnl.state()) == 3 and (host["conf"] / "10-humanz.conflist").exists()

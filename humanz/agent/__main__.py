@@ -217,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
              settings.node_name, ",".join(str(c) for c in settings.cluster_cidrs),
              config.server(), config.source)
 
-    from humanz.netlink.rtnl import Rtnl      # the host's namespace (the pod is hostNetwork)
+    from humanz.netlink.nftables import Nft    # the host's namespace (the pod is hostNetwork)
+    from humanz.netlink.rtnl import Rtnl
 
     health = Health(stale_after=resync + 60 + 30)
     watcher = kube.NodeWatcher(kube.KubeClient(config), watch_timeout=resync,
@@ -232,9 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     server = serve_health(options["--healthz"], health) if options["--healthz"] else None
     try:
-        with Rtnl() as rtnl:
-            return run(watcher, Reconciler(settings, rtnl), health, lambda: bool(stopping),
-                       resync, once=bool(options["--once"]))
+        with Rtnl() as rtnl, Nft() as nft:
+            return run(watcher, Reconciler(settings, rtnl, nft=nft), health,
+                       lambda: bool(stopping), resync, once=bool(options["--once"]))
     except SystemExit:
         log.info("stopping on signal %s; routes and files stay in place", stopping[:1])
         return 0

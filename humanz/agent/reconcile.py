@@ -6,6 +6,7 @@ now, so it does not matter which events were missed, or whether the agent just r
 - **Own node**: the plugin installed for the host's Python, then the conflist for the node's
   pod CIDRs — in that order, because the kubelet marks the node Ready as soon as a conf exists.
   No pod CIDR yet, or no usable host Python: no conf (the node stays NotReady), a log line.
+- **Masquerade** (``masquerade.ensure``): humanz's nftables chains for the cluster CIDR.
 - **Other nodes**: one route per pod CIDR via the node's InternalIP of the same family. Routes
   are marked with humanz's routing protocol number (``RTPROT_HUMANZ``), so the agent can tell
   its routes from everyone else's: routes marked so that no longer match a node (it left, its
@@ -21,12 +22,13 @@ from __future__ import annotations
 import logging
 import os
 
-from humanz.agent import hostfiles
+from humanz.agent import hostfiles, masquerade
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Iterable, Protocol
 
+    from humanz.agent.masquerade import NftLike
     from humanz.agent.model import Cidr, Node
 
     class RouteLike(Protocol):
@@ -169,14 +171,15 @@ class Settings:
 class Reconciler:
     """Applies the desired state; logs each change once, and each lasting condition once."""
 
-    __slots__ = ("settings", "rtnl", "build_plugin", "_said", "_plugin", "errors",
+    __slots__ = ("settings", "rtnl", "nft", "build_plugin", "_said", "_plugin", "errors",
                  "conf_written", "plugin_installed")
 
     def __init__(self, settings: Settings, rtnl: RtnlLike,
                  build_plugin: Callable[[hostfiles.HostPython, str], tuple[bytes, str, str]]
-                 = hostfiles.build_plugin) -> None:
+                 = hostfiles.build_plugin, nft: NftLike | None = None) -> None:
         self.settings = settings
         self.rtnl = rtnl
+        self.nft = nft
         self.build_plugin = build_plugin
         self._said: set[str] = set()
         self._plugin: tuple[tuple[str, tuple[int, int]], bytes, str, str] | None = None
@@ -191,6 +194,7 @@ class Reconciler:
         own = nodes.get(self.settings.node_name)
         self._own_node(own, notes)
         self._routes(nodes.values(), notes)
+        self._masquerade()
         self._say(notes)
         return self.errors
 
@@ -272,6 +276,21 @@ class Reconciler:
             return
         for action in plan_routes(current, wanted):
             self._apply(action)
+
+    # -- nftables: forward accept and masquerade for the pod network ---------------------------
+
+    def _masquerade(self) -> None:
+        if self.nft is None:
+            return
+        cidrs = self.settings.cluster_cidrs
+        try:
+            if masquerade.ensure(self.nft, cidrs):
+                log.info("nftables: table inet %s, chains %s and %s set for %s", masquerade.TABLE,
+                         masquerade.POSTROUTING, masquerade.FORWARD,
+                         ", ".join(str(c) for c in cidrs))
+        except OSError as e:
+            self._error("nftables (masquerade/forward for %s): %s"
+                        % (", ".join(str(c) for c in cidrs), e))
 
     def _apply(self, action: RouteAction) -> None:
         try:
