@@ -11,6 +11,7 @@ Modules, one job each:
   kubeyaml   the small YAML subset kubeconfig files are written in
   kube       the HTTP(S) client: list nodes, watch them, reconnect, relist on 410 Gone
   hostfiles  the host's files: the conflist, the plugin file, the host's Python
+  masquerade the agent's nftables chains: forward accept and masquerade for the pod network
   reconcile  desired state from the node set, and the actions that reach it
   __main__   flags, logging, the health endpoint, the main loop
 
