@@ -536,15 +536,13 @@ def link_record(link: Link, known: Known) -> Record:
     """What ``ip -j link show`` prints for ``link`` (plus ``linkinfo.info_kind`` as ``-d``)."""
     a = link.attrs
     r: Record = {"ifindex": link.index}
-    peer_down = False
+    peer = _local_peer(link, known)
     if link.link is not None and link.link_netnsid is not None:
         r["link_index"] = link.link                 # the peer lives in another namespace
     elif link.link is not None:
-        peer = known.get(link.link) if link.link else None
         r["link"] = None if not link.link else (peer.name if peer else "if%d" % link.link)
-        peer_down = peer is not None and not peer.up
     r["ifname"] = link.name
-    r["flags"] = link_flag_words(link.flags, peer_down)
+    r["flags"] = link_flag_words(link.flags, peer_down=peer is not None and not peer.up)
     r["mtu"] = link.mtu
     qdisc = a.get_str("IFLA_QDISC")
     if qdisc is not None:
@@ -569,6 +567,13 @@ def link_record(link: Link, known: Known) -> Record:
     if link.kind is not None:
         r["linkinfo"] = {"info_kind": link.kind}
     return r
+
+
+def _local_peer(link: Link, known: Known) -> Link | None:
+    """The link at the other end (IFLA_LINK) when it is in this namespace, else None."""
+    if not link.link or link.link_netnsid is not None:
+        return None
+    return known.get(link.link)
 
 
 def link_flag_words(flags: int, peer_down: bool) -> list[str]:
