@@ -229,7 +229,10 @@ def _log_target(raw: object) -> tuple[str, str, str | None]:
 def _log(log_file: str, level: str, started: float, req: Request, network: str | None,
          err: CNIError | None, extra: dict[str, Any], tb: str | None = None) -> None:
     from humanz import log
-    log.operation(log_file, level, started, req.command, req.env, network, err, extra, tb)
+    try:
+        log.operation(log_file, level, started, req.command, req.env, network, err, extra, tb)
+    except Exception:
+        pass  # a log line must never turn a finished operation into a failure
 
 
 def _emit(text: str) -> int:

@@ -95,7 +95,11 @@ def allocate(data_dir: str, network: str, range_sets: list[list[Range]], contain
                 chosen[index] = _pick_free(st, network, index, ranges)
             fresh.append(index)
         texts = [ranges[0].format(chosen[i]) for i, ranges in enumerate(range_sets)]
-        _commit(st, container_id, ifname, texts, fresh, wanted)
+        try:
+            _commit(st, container_id, ifname, texts, fresh, wanted)
+        except BaseException:
+            _undo_commit(st, container_id, ifname, texts, fresh, held)
+            raise
     return [_allocation(i, ranges, chosen[i]) for i, ranges in enumerate(range_sets)]
 
 
@@ -259,6 +263,21 @@ def _commit(st: store.Store, container_id: str, ifname: str, texts: list[str],
     for index in fresh:
         if index not in wanted:
             st.set_last_reserved(index, texts[index])
+
+
+def _undo_commit(st: store.Store, container_id: str, ifname: str, texts: list[str],
+                 fresh: list[int], held: list[str]) -> None:
+    """A write of ``_commit`` failed (disk full, read-only): take back what it wrote, so a
+    failed ADD leaves no half-made reservation. Removing files works on a full disk; if even
+    that fails, the order of ``_commit`` still leaves a store that DEL or GC cleans up."""
+    owner = (container_id, ifname)
+    try:
+        for index in fresh:
+            if st.owner(texts[index]) == owner:
+                st.unreserve(texts[index])
+        st.write_record(container_id, ifname, held)  # the record as it was (none if empty)
+    except (IPAMError, OSError):
+        pass
 
 
 def _allocation(index: int, ranges: list[Range], value: int) -> Allocation:

@@ -47,6 +47,9 @@ RECORDS_DIR = "attachments"
 CURSOR_PREFIX = "last_reserved_ip."
 TEMP_PREFIX = ".tmp."
 
+# How often open_store re-locks when the lock file was replaced while it waited.
+_LOCK_TRIES = 100
+
 # NAME_MAX from <linux/limits.h>: the longest file name a directory entry can hold.
 _NAME_MAX = 255
 
@@ -358,6 +361,17 @@ def open_store(data_dir: str, network: str, create: bool = True) -> Store | None
     elif not os.path.isdir(path):
         return None
     lock_path = os.path.join(path, LOCK_NAME)
+    for _ in range(_LOCK_TRIES):
+        fd = _lock(network, lock_path)
+        if _still_named(fd, lock_path):
+            return Store(network, path, fd)
+        os.close(fd)  # the file we waited on was deleted or replaced meanwhile: lock anew
+    raise StoreError("network %r: IPAM store: lock file %s keeps being replaced"
+                     % (network, lock_path))
+
+
+def _lock(network: str, lock_path: str) -> int:
+    """Open (creating it if needed) and flock the lock file; the descriptor."""
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     except OSError as err:
@@ -369,7 +383,17 @@ def open_store(data_dir: str, network: str, create: bool = True) -> Store | None
         os.close(fd)
         raise StoreError("network %r: IPAM store: cannot lock %s: %s"
                          % (network, lock_path, err.strerror or err)) from None
-    return Store(network, path, fd)
+    return fd
+
+
+def _still_named(fd: int, lock_path: str) -> bool:
+    """True when ``lock_path`` still names the file locked through ``fd``. A lock on a file
+    someone deleted while we queued on it excludes nobody: newcomers lock the new file."""
+    try:
+        here, there = os.fstat(fd), os.stat(lock_path, follow_symlinks=False)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
 def _make_dirs(network: str, path: str) -> None:

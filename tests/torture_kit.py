@@ -1,0 +1,455 @@
+"""Shared machinery of the torture suite: sandboxes, plugin processes, host snapshots, store
+checks, the crash trial and the concurrency round.
+
+Used by tests/test_torture_*.py and tests/test_security.py (small, CI-sized runs) and by
+scripts/torture.py (the long runs whose figures docs/RELIABILITY.md publishes), so a figure in
+the document comes from exactly the code the tests run.
+
+Everything runs inside throwaway "host" namespaces named ``hzt…`` (see plugin_harness.Node);
+``Sandbox`` makes and removes them itself so that it works outside pytest too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from conftest import ip, unique_name
+from plugin_harness import PLUGIN, REPO, TIMEOUT, Node, netns_path
+
+TRACEBACK = "Traceback (most recent call last)"
+# Codes a plugin may answer with (docs/architecture.md); 999 means a bug and is never fine.
+VALID_CODES = frozenset((1, 2, 3, 4, 5, 6, 7, 11, 50, 51, 100, 101, 102, 103, 104, 105))
+NFT = shutil.which("nft")
+
+
+# ============================================================================================
+# Sandboxes
+# ============================================================================================
+
+class Sandbox:
+    """Namespaces made on demand and all deleted by ``close`` (also usable as a context
+    manager); ``node()`` gives a plugin_harness.Node living in a fresh host namespace."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.made: list[str] = []
+
+    def make_netns(self) -> str:
+        name = unique_name("n")
+        ip("netns", "add", name)
+        self.made.append(name)
+        ip("link", "set", "lo", "up", netns=name)
+        return name
+
+    def drop_netns(self, name: str) -> None:
+        """Delete one namespace now (a container that went away)."""
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=TIMEOUT)
+        if name in self.made:
+            self.made.remove(name)
+
+    def node(self, tag: str = "node") -> Node:
+        tmp = self.tmp / unique_name(tag)
+        tmp.mkdir(parents=True)
+        return Node(self.make_netns(), tmp, self.make_netns)
+
+    def close(self) -> None:
+        for name in reversed(self.made):
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=TIMEOUT)
+        self.made = []
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ============================================================================================
+# Running the plugin as a process we can kill or run many of
+# ============================================================================================
+
+def plugin_env(command: str, cid: str, netns: str, ifname: str = "eth0",
+               extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+           "CNI_COMMAND": command, "CNI_CONTAINERID": cid, "CNI_NETNS": netns,
+           "CNI_IFNAME": ifname, "CNI_PATH": "/usr/lib/cni"}
+    env.update(extra or {})
+    return env
+
+
+def spawn(node: Node, command: str, conf: Any, cid: str, netns: str,
+          ifname: str = "eth0", extra: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start one plugin process in the node's host namespace (``ip netns exec`` execs, so the
+    pid is the plugin's own) with its stdin already written and closed."""
+    proc = subprocess.Popen(["ip", "netns", "exec", node.hostns] + PLUGIN,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=str(REPO),
+                            env=plugin_env(command, cid, netns, ifname, extra))
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(conf).encode() if not isinstance(conf, bytes) else conf)
+    proc.stdin.close()
+    proc.stdin = None  # so that communicate() does not touch the closed pipe again
+    return proc
+
+
+def finish(proc: subprocess.Popen[bytes]) -> tuple[int, str, str]:
+    """Wait (bounded) for a process from ``spawn``: (returncode, stdout, stderr)."""
+    out, err = proc.communicate(timeout=TIMEOUT * 3)
+    return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def coded_problem(rc: int, out: str, err: str) -> str | None:
+    """None when a failed run answered as the spec asks: exit 1, one CNI error object on
+    stdout with a valid code, nothing on stderr, no traceback anywhere. Otherwise why not."""
+    if TRACEBACK in out or TRACEBACK in err:
+        return "traceback printed"
+    if err:
+        return "stderr not empty: %r" % err[:200]
+    if rc != 1:
+        return "exit status %d" % rc
+    try:
+        data = json.loads(out)
+    except ValueError:
+        return "stdout is not JSON: %r" % out[:200]
+    if not isinstance(data, dict) or set(data) != {"cniVersion", "code", "msg", "details"}:
+        return "stdout is not a CNI error object: %r" % out[:200]
+    if data["code"] not in VALID_CODES:
+        return "code %r (%s)" % (data["code"], data["msg"])
+    return None
+
+
+# ============================================================================================
+# What the host looks like
+# ============================================================================================
+
+def rules(hostns: str) -> str:
+    """The node's whole nftables ruleset (what any humanz rule would be part of)."""
+    if NFT is None:
+        return ""
+    out = subprocess.run(["ip", "netns", "exec", hostns, NFT, "list", "ruleset"],
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    return out.stdout
+
+
+def store_contents(node: Node) -> dict[str, bytes]:
+    """Every file of the data dir but the lock and round-robin cursors, with its content."""
+    root = Path(node.data_dir)
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != "lock" and not p.name.startswith("last_reserved_ip")}
+
+
+def host_state(node: Node) -> dict[str, Any]:
+    """Links, addresses, routes, rules and the store: what a refused call must not change."""
+    state = node.snapshot()
+    state["store"] = store_contents(node)
+    state["rules"] = rules(node.hostns)
+    return state
+
+
+def container_state(ns: str) -> tuple[str, str, str]:
+    return (ip("-j", "link", "show", netns=ns).stdout, ip("-j", "addr", netns=ns).stdout,
+            ip("-j", "route", "show", "table", "all", netns=ns).stdout)
+
+
+def container_ifaces(ns: str) -> list[str]:
+    out = ip("-j", "link", "show", netns=ns, check=False).stdout
+    return [l["ifname"] for l in json.loads(out or "[]")]
+
+
+def bridge_ports(node: Node) -> list[str]:
+    return sorted(l["ifname"] for l in node.ip_json("link", "show")
+                  if l.get("master") == node.bridge)
+
+
+def temp_files(node: Node) -> list[str]:
+    net = Path(node.data_dir) / node.network
+    return sorted(p.name for p in net.iterdir() if p.name.startswith(".tmp.")) \
+        if net.exists() else []
+
+
+def store_problems(data_dir: str, network: str) -> list[str]:
+    """Why the store of ``network`` is not consistent (empty list: it is). Consistent: every
+    record parses and is named after its content; every address file parses and is listed by
+    its owner's record. Leftover ``.tmp.*`` files of killed writers are allowed (never read)."""
+    from humanz.ipam import store
+    net = Path(data_dir) / network
+    if not net.exists():
+        return []
+    problems: list[str] = []
+    records: dict[tuple[str, str], list[str]] = {}
+    rec_dir = net / store.RECORDS_DIR
+    for name in sorted(os.listdir(rec_dir)) if rec_dir.exists() else []:
+        parsed = store.parse_record((rec_dir / name).read_bytes())
+        if isinstance(parsed, store.Unreadable):
+            problems.append("unreadable record %s" % name)
+            continue
+        if store.parse_record_name(name) != parsed[:2]:
+            problems.append("record %s names %r" % (name, parsed[:2]))
+        records[(parsed[0], parsed[1])] = parsed[2]
+    for name in sorted(os.listdir(net)):
+        if name.startswith(store.TEMP_PREFIX) or name in (store.LOCK_NAME, store.RECORDS_DIR):
+            continue
+        data = (net / name).read_bytes()
+        if name.startswith(store.CURSOR_PREFIX):
+            if data and not data.strip():
+                problems.append("blank cursor %s" % name)
+            continue
+        owner = store.parse_owner(data)
+        if isinstance(owner, store.Unreadable):
+            problems.append("unreadable address file %s: %r" % (name, data))
+        elif name not in records.get(owner, []):
+            problems.append("address %s held by %r is in no record of its owner"
+                            % (name, owner))
+    return problems
+
+
+# ============================================================================================
+# Crash trials: SIGKILL an ADD or DEL at a random instant
+# ============================================================================================
+
+class Trial:
+    """What one crash trial did and saw; ``leaks`` and ``problems`` must stay empty."""
+
+    __slots__ = ("seed", "command", "delay_ms", "killed", "recovery", "after_kill",
+                 "leaks", "problems")
+
+    def __init__(self, seed: int, command: str, delay_ms: float) -> None:
+        self.seed = seed
+        self.command = command
+        self.delay_ms = delay_ms
+        self.killed = False            # False: the call finished before the signal
+        self.recovery = ""             # "DEL" or "GC"
+        self.after_kill: dict[str, int] = {}  # reservations, records, veths, temps left
+        self.leaks: list[str] = []
+        self.problems: list[str] = []
+
+    def __repr__(self) -> str:
+        return ("Trial(seed=%d, %s killed at %.1f ms%s, then %s, left %s, leaks %s, "
+                "problems %s)" % (self.seed, self.command, self.delay_ms,
+                                  "" if self.killed else " (had finished)", self.recovery,
+                                  self.after_kill, self.leaks, self.problems))
+
+
+def typical_duration(node: Node, conf: dict[str, Any], rounds: int = 3) -> dict[str, float]:
+    """Median seconds of one ADD and of one DEL here: the windows kills are drawn from."""
+    spans: dict[str, list[float]] = {"ADD": [], "DEL": []}
+    ns = node.make_netns()
+    for _ in range(rounds):
+        for command in ("ADD", "DEL"):
+            started = time.monotonic()
+            rc, out, err = finish(spawn(node, command, conf, "cid-calib", netns_path(ns)))
+            spans[command].append(time.monotonic() - started)
+            assert rc == 0, (command, out, err)
+    return {command: sorted(values)[len(values) // 2] for command, values in spans.items()}
+
+
+def crash_trial(box: Sandbox, node: Node, conf: dict[str, Any], seed: int,
+                window: dict[str, float]) -> Trial:
+    """One seeded trial: ADD (or ADD then DEL) a container, SIGKILL the call after a random
+    delay within the command's usual duration, check the store is readable, recover with DEL
+    (or, as a runtime would for a vanished container, delete the namespace and GC), check
+    nothing is left, and check the next ADD works."""
+    rng = random.Random(seed)
+    command = rng.choice(("ADD", "DEL"))
+    trial = Trial(seed, command, rng.uniform(0.0, window[command]) * 1000.0)
+    ns = box.make_netns()
+    cid = "crash-%d" % seed
+    if command == "DEL":
+        rc, out, err = finish(spawn(node, "ADD", conf, cid, netns_path(ns)))
+        if rc != 0:
+            trial.problems.append("set-up ADD failed: %s" % out)
+            return trial
+    rules_before = rules(node.hostns)
+    proc = spawn(node, command, conf, cid, netns_path(ns))
+    time.sleep(trial.delay_ms / 1000.0)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    rc, out, err = finish(proc)
+    trial.killed = rc == -signal.SIGKILL
+    if not trial.killed and (rc != 0 or err):
+        trial.problems.append("unkilled %s failed: rc %d %s %s" % (command, rc, out, err))
+    trial.after_kill = {"reservations": len(node.reservations()),
+                        "records": _record_count(node), "veths": len(node.host_veths()),
+                        "temps": len(temp_files(node))}
+    trial.problems += ["store after kill: " + p
+                       for p in store_problems(node.data_dir, node.network)]
+    _recover(box, node, conf, cid, ns, rng, trial)
+    trial.leaks += _leftovers(node, rules_before)
+    _next_add_works(box, node, conf, seed, trial)
+    return trial
+
+
+def _recover(box: Sandbox, node: Node, conf: dict[str, Any], cid: str, ns: str,
+             rng: random.Random, trial: Trial) -> None:
+    if rng.random() < 0.8:
+        trial.recovery = "DEL"
+        rc, out, err = finish(spawn(node, "DEL", conf, cid, netns_path(ns)))
+        if (rc, out, err) != (0, "", ""):
+            trial.problems.append("DEL after the kill: rc %d %s %s" % (rc, out, err))
+        left = [i for i in container_ifaces(ns) if i != "lo"]
+        if left:
+            trial.leaks.append("container interfaces after DEL: %s" % left)
+        box.drop_netns(ns)
+    else:
+        trial.recovery = "GC"
+        box.drop_netns(ns)  # the container is gone; the runtime garbage-collects
+        wait_for_veths_gone(node)
+        gc_conf = dict(conf, cniVersion="1.1.0")
+        rc, out, err = finish(spawn(node, "GC", gc_conf, "", ""))
+        if (rc, out, err) != (0, "", ""):
+            trial.problems.append("GC after the kill: rc %d %s %s" % (rc, out, err))
+
+
+def wait_for_veths_gone(node: Node, seconds: float = 10.0) -> None:
+    """The kernel destroys a deleted namespace (and the veths in it, with their host ends)
+    asynchronously, in a work queue, after ``ip netns del`` returns: wait for that, bounded.
+    A veth still present afterwards is reported as a leak by the caller."""
+    deadline = time.monotonic() + seconds
+    while node.host_veths() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _leftovers(node: Node, rules_before: str) -> list[str]:
+    leaks = []
+    if node.reservations():
+        leaks.append("reservations %s" % node.reservations())
+    if _record_count(node):
+        leaks.append("%d attachment records" % _record_count(node))
+    if node.host_veths():
+        leaks.append("host veths %s" % node.host_veths())
+    if bridge_ports(node):
+        leaks.append("bridge ports %s" % bridge_ports(node))
+    if rules(node.hostns) != rules_before:
+        leaks.append("nftables ruleset changed")
+    return leaks
+
+
+def _next_add_works(box: Sandbox, node: Node, conf: dict[str, Any], seed: int,
+                    trial: Trial) -> None:
+    ns = box.make_netns()
+    cid = "next-%d" % seed
+    rc, out, err = finish(spawn(node, "ADD", conf, cid, netns_path(ns)))
+    if rc != 0 or err:
+        trial.problems.append("next ADD: rc %d %s %s" % (rc, out, err))
+    rc, out, err = finish(spawn(node, "DEL", conf, cid, netns_path(ns)))
+    if rc != 0:
+        trial.problems.append("next DEL: rc %d %s" % (rc, out))
+    box.drop_netns(ns)
+    if node.reservations() or node.host_veths():
+        trial.leaks.append("after the next ADD/DEL: %s %s"
+                           % (node.reservations(), node.host_veths()))
+
+
+def _record_count(node: Node) -> int:
+    rec = Path(node.data_dir) / node.network / "attachments"
+    return len(os.listdir(rec)) if rec.exists() else 0
+
+
+# ============================================================================================
+# The concurrency round: 100 ADDs at once, mixed with DELs and CHECKs of other containers
+# ============================================================================================
+
+class Round:
+    """Outcome of one concurrency round; ``problems`` must stay empty."""
+
+    __slots__ = ("adds", "added", "refused", "dels", "checks", "problems")
+
+    def __init__(self) -> None:
+        self.adds = 0
+        self.added = 0
+        self.refused: dict[int, int] = {}  # code -> count of ADDs refused with it
+        self.dels = 0
+        self.checks = 0
+        self.problems: list[str] = []
+
+
+def concurrency_round(box: Sandbox, node: Node, adds: int = 100, others: int = 30,
+                      subnet: str = "100.64.16.0/25") -> Round:
+    """``others`` containers are added first; then ``adds`` new ADDs start together with a
+    DEL of half the others and a CHECK of the other half. On a /25 (125 addresses) 100 + 30
+    may not all fit while the DELs are still running: an ADD then must fail with code 101,
+    never anything else. Afterwards: no address twice, the store consistent and exactly the
+    live attachments reserved, one bridge port per live container, failed ADDs left nothing."""
+    rnd = Round()
+    conf = node.conf(subnet=subnet)
+    old = [box.make_netns() for _ in range(others)]
+    old_results = {}
+    for ns in old:
+        rc, out, err = finish(spawn(node, "ADD", conf, "cid-" + ns, netns_path(ns)))
+        if rc != 0:
+            rnd.problems.append("set-up ADD: %s %s" % (out, err))
+            return rnd
+        old_results[ns] = json.loads(out)
+    deleted, checked = old[: others // 2], old[others // 2:]
+    new = [box.make_netns() for _ in range(adds)]
+    procs: list[tuple[str, str, subprocess.Popen[bytes]]] = []
+    order = [("ADD", ns) for ns in new] + [("DEL", ns) for ns in deleted] + \
+        [("CHECK", ns) for ns in checked]
+    random.Random(len(order)).shuffle(order)
+    for command, ns in order:
+        c = dict(conf, prevResult=old_results[ns]) if command == "CHECK" else conf
+        procs.append((command, ns, spawn(node, command, c, "cid-" + ns, netns_path(ns))))
+    live: dict[str, str] = {ns: old_results[ns]["ips"][0]["address"] for ns in checked}
+    for command, ns, proc in procs:
+        rc, out, err = finish(proc)
+        _judge(rnd, node, command, ns, rc, out, err, live)
+    _judge_store(rnd, node, live)
+    return rnd
+
+
+def _judge(rnd: Round, node: Node, command: str, ns: str, rc: int, out: str, err: str,
+           live: dict[str, str]) -> None:
+    if command == "ADD":
+        rnd.adds += 1
+        if rc == 0 and not err:
+            rnd.added += 1
+            live[ns] = json.loads(out)["ips"][0]["address"]
+            return
+        problem = coded_problem(rc, out, err)
+        if problem:
+            rnd.problems.append("ADD %s: %s" % (ns, problem))
+            return
+        code = json.loads(out)["code"]
+        rnd.refused[code] = rnd.refused.get(code, 0) + 1
+        if code != 101:
+            rnd.problems.append("ADD %s refused with code %d: %s" % (ns, code, out))
+        if [i for i in container_ifaces(ns) if i != "lo"]:
+            rnd.problems.append("refused ADD %s left interfaces" % ns)
+        return
+    if command == "DEL":
+        rnd.dels += 1
+    else:
+        rnd.checks += 1
+    if (rc, out, err) != (0, "", ""):
+        rnd.problems.append("%s %s: rc %d %s %s" % (command, ns, rc, out, err))
+
+
+def _judge_store(rnd: Round, node: Node, live: dict[str, str]) -> None:
+    addresses = [a.split("/")[0] for a in live.values()]
+    if len(set(addresses)) != len(addresses):
+        dupes = sorted({a for a in addresses if addresses.count(a) > 1})
+        rnd.problems.append("addresses handed out twice: %s" % dupes)
+    if sorted(addresses) != node.reservations():
+        rnd.problems.append("store holds %d reservations for %d live containers"
+                            % (len(node.reservations()), len(addresses)))
+    rnd.problems += ["store: " + p for p in store_problems(node.data_dir, node.network)]
+    if len(bridge_ports(node)) != len(live):
+        rnd.problems.append("%d bridge ports for %d live containers"
+                            % (len(bridge_ports(node)), len(live)))
+
+
+def release_all(node: Node, namespaces: Iterator[str] | list[str], conf: dict[str, Any]) -> None:
+    """DEL every container of a round (cleanup between rounds)."""
+    procs = [spawn(node, "DEL", conf, "cid-" + ns, netns_path(ns)) for ns in namespaces]
+    for proc in procs:
+        finish(proc)
