@@ -17,12 +17,17 @@ ADD, in order (anything after "reserve addresses" is undone if a later step fail
 8. enable forwarding    ip_forward when the bridge is a gateway
 
 The bridge itself is shared by every container of the network and is never removed.
+
+Trace mode (``"trace"`` in the config, or HUMANZ_TRACE in the environment) records every step,
+netlink message, IPAM decision and sysctl of ADD, DEL and CHECK: see humanz/trace.py. When it
+is off, nothing of it is imported.
 """
 
 from __future__ import annotations
 
 import os
 
+from humanz.cni.config import TRACE_ENV
 from humanz.cni.errors import (CHECK_FAILED, IFNAME_EXISTS, INVALID_CONFIG, INVALID_ENV,
                                IO_FAILURE, KERNEL, NOT_AVAILABLE, CNIError)
 from humanz.cni.result import DNS, Interface, IPConfig, Result, Route
@@ -33,7 +38,9 @@ if TYPE_CHECKING:
 
     from humanz.cni.config import NetConf
     from humanz.cni.skel import Request
+    from humanz.netlink.nlsocket import Trace as NetlinkTrace
     from humanz.netlink.rtnl import Link, Rtnl
+    from humanz.trace import Trace
 
     T = TypeVar("T")
 
@@ -50,9 +57,61 @@ BRIDGE_IF, HOST_IF, CONTAINER_IF = 0, 1, 2
 
 
 # ============================================================================================
+# Trace mode: humanz/trace.py, imported only when the config or HUMANZ_TRACE asks for it
+# ============================================================================================
+
+_trace: Trace | None = None   # the running operation's trace, when tracing
+
+
+def traced(cmd: Callable[[Request, NetConf], T]) -> Callable[[Request, NetConf], T]:
+    """Run ``cmd`` with the trace on when asked; the trace is written when it ends."""
+    def run(req: Request, conf: NetConf) -> T:
+        global _trace
+        if not (conf.trace or req.env.get(TRACE_ENV)):
+            return cmd(req, conf)
+        from humanz import trace
+        path = trace.target(conf.trace, req.env, conf.log_file)
+        if not path:
+            return cmd(req, conf)
+        _trace = trace.Trace(path, req.command)
+        _trace.exec_env(req.env, req.stdin)
+        outcome = "interrupted"
+        try:
+            value = cmd(req, conf)
+            if isinstance(value, Result):
+                from humanz.cni.jsonlite import dumps
+                _trace.note("result", dumps(value.to_dict(conf.cni_version)))
+            outcome = "ok"
+            return value
+        except CNIError as err:
+            outcome = "error %d: %s" % (err.code, err.msg)
+            raise
+        except Exception as err:
+            outcome = "error: a bug in humanz: %s: %s" % (type(err).__name__, err)
+            raise
+        finally:
+            _trace.finish(outcome)
+            _trace = None
+    run.__name__, run.__qualname__, run.__doc__ = cmd.__name__, cmd.__qualname__, cmd.__doc__
+    return run
+
+
+def _note(word: str, text: str) -> None:
+    """Add a line to the trace, if tracing."""
+    if _trace is not None:
+        _trace.note(word, text)
+
+
+def _netlink_trace() -> NetlinkTrace | None:
+    """The ``trace`` callable for a new Rtnl: the trace's, or None."""
+    return _trace.netlink if _trace is not None else None
+
+
+# ============================================================================================
 # ADD
 # ============================================================================================
 
+@traced
 def cmd_add(req: Request, conf: NetConf) -> Result:
     """Attach the container to the bridge; the result, appended to prevResult if any."""
     previous = _previous_result(conf)
@@ -172,6 +231,7 @@ def make_veth(links: _Links, req: Request, conf: NetConf, undo: _Undo) -> VethPa
     from humanz.netlink import netns
     from humanz.netlink.errors import NetlinkError
     host_fd = netns.open_fd(HOST_NETNS)
+    _note("netns", "fd %d = %s, the host namespace, for IFLA_NET_NS_FD" % (host_fd, HOST_NETNS))
     try:
         for _ in range(VETH_NAME_TRIES):
             host_name = "veth" + os.urandom(4).hex()
@@ -229,7 +289,10 @@ def enable_forwarding(conf: NetConf, addrs: Addressing) -> None:
     families = {ip.family for ip in addrs.ips}
     for family, key in ((4, "net/ipv4/ip_forward"), (6, "net/ipv6/conf/all/forwarding")):
         if family in families and netns.sysctl_get(key) != "1":
+            _note("sysctl", "%s = 1 (in the host)" % key)
             netns.sysctl_set(key, "1")
+        elif family in families:
+            _note("sysctl", "%s is 1 already (in the host)" % key)
 
 
 def build_result(req: Request, bridge: Link, pair: VethPair, addrs: Addressing) -> Result:
@@ -250,6 +313,9 @@ def _builtin_reserve(req: Request, conf: NetConf, undo: _Undo) -> Addressing:
                                      req.container_id, req.ifname, ipam.requested_ips)
     undo.add("release addresses", allocator.release, ipam.data_dir, conf.name,
              req.container_id, req.ifname)
+    for a in allocations:
+        _note("ipam", "reserved %s (gateway %s) for %s %s in %s/%s"
+              % (a.cidr(), a.gateway, req.container_id, req.ifname, ipam.data_dir, conf.name))
     ips = [IPConfig(a.cidr(), a.gateway) for a in allocations]
     routes = [Route(r.cidr(), r.gw) for r in ipam.routes]
     dns = read_resolv_conf(ipam.resolv_conf) if ipam.resolv_conf else DNS()
@@ -259,6 +325,8 @@ def _builtin_reserve(req: Request, conf: NetConf, undo: _Undo) -> Addressing:
 def _delegated_reserve(req: Request, conf: NetConf, undo: _Undo) -> Addressing:
     from humanz.cni import delegate
     result = delegate.add(conf.ipam.type, req.env, req.path, req.stdin, conf.cni_version)
+    _note("ipam", "plugin %s ADD gave %s" % (conf.ipam.type,
+                                             ", ".join(ip.address for ip in result.ips)))
     undo.add("ipam plugin DEL", delegate.execute, conf.ipam.type, "DEL", req.env, req.path,
              req.stdin)
     if not result.ips:
@@ -331,9 +399,11 @@ def _container_sysctls(ifname: str, has_v6: bool) -> None:
     """Runs inside the container namespace: announce the new MAC with a gratuitous ARP on
     link-up (arp_notify), and make sure IPv6 is on for the interface when it gets v6."""
     from humanz.netlink import netns
+    _note("sysctl", "net/ipv4/conf/%s/arp_notify = 1 (in the container)" % ifname)
     netns.sysctl_set("net/ipv4/conf/%s/arp_notify" % ifname, "1")
     if has_v6:
         try:
+            _note("sysctl", "net/ipv6/conf/%s/disable_ipv6 = 0 (in the container)" % ifname)
             netns.sysctl_set("net/ipv6/conf/%s/disable_ipv6" % ifname, "0")
         except OSError:
             pass  # IPv6 compiled out: adding the address will say so
@@ -375,6 +445,7 @@ def random_mac() -> str:
 # DEL
 # ============================================================================================
 
+@traced
 def cmd_del(req: Request, conf: NetConf) -> None:
     """Release the reservation whatever else happens, then delete the container's interface
     if its namespace still exists. Succeeds when repeated and when things are already gone."""
@@ -391,9 +462,14 @@ def release_addresses(req: Request, conf: NetConf) -> None:
     kind = conf.ipam.kind
     if kind == "builtin":
         from humanz.ipam import allocator
-        allocator.release(conf.ipam.data_dir, conf.name, req.container_id, req.ifname)
+        released = allocator.release(conf.ipam.data_dir, conf.name, req.container_id,
+                                     req.ifname)
+        _note("ipam", "released %s for %s %s in %s/%s"
+              % (", ".join(released) or "nothing", req.container_id, req.ifname,
+                 conf.ipam.data_dir, conf.name))
     elif kind == "delegate":
         from humanz.cni import delegate
+        _note("ipam", "plugin %s DEL" % conf.ipam.type)
         delegate.execute(conf.ipam.type, "DEL", req.env, req.path, req.stdin)
 
 
@@ -409,7 +485,9 @@ def remove_container_interface(req: Request) -> None:
                        "not deleting %s there" % (req.netns, req.ifname),
                        "set CNI_NETNS_OVERRIDE=1 to allow this")
     try:
-        ct = Rtnl(req.netns)
+        _note("socket", "NETLINK_ROUTE socket in %s (made by a thread that entered it)"
+              % req.netns)
+        ct = Rtnl(req.netns, _netlink_trace())
     except OSError as err:
         if err.errno in (ENOENT, ESRCH):
             return  # it went away between the check and the open
@@ -429,6 +507,7 @@ def remove_container_interface(req: Request) -> None:
 # CHECK
 # ============================================================================================
 
+@traced
 def cmd_check(req: Request, conf: NetConf) -> None:
     """Compare the container's network with prevResult, like the reference plugin does."""
     prev = _previous_result(conf)
@@ -580,6 +659,7 @@ def cmd_status(req: Request, conf: NetConf) -> None:
 def _step(name: str, fn: Callable[..., T], *args: Any) -> T:
     """Run one named step; kernel and IPAM failures become CNIErrors that name it."""
     from humanz.ipam.errors import IPAMError
+    _note("step", name)
     try:
         return fn(*args)
     except CNIError:
@@ -637,9 +717,12 @@ class _Links:
 
     def __init__(self, netns_path: str) -> None:
         from humanz.netlink.rtnl import Rtnl
-        self.host = Rtnl()
+        _note("socket", "NETLINK_ROUTE socket in the host namespace (the plugin's own)")
+        self.host = Rtnl(trace=_netlink_trace())
         try:
-            self.container = Rtnl(netns_path)
+            _note("socket", "NETLINK_ROUTE socket in %s (made by a thread that entered it)"
+                  % netns_path)
+            self.container = Rtnl(netns_path, _netlink_trace())
         except BaseException:
             self.host.close()
             raise

@@ -36,15 +36,24 @@ def write(path: str, record: dict[str, Any]) -> None:
     from humanz.cni.jsonlite import dumps
     try:
         line = (dumps(record) + "\n").encode("utf-8", "backslashreplace")
+    except (ValueError, TypeError):
+        return
+    append(path, line)
+
+
+def append(path: str, data: bytes) -> None:
+    """Append ``data`` to ``path`` in one write(2), creating the file (and its directory)
+    if needed; errors are swallowed. Also used by humanz.trace for a whole trace."""
+    try:
         directory = os.path.dirname(path)
         if directory and not os.path.isdir(directory):
             os.makedirs(directory, 0o755, exist_ok=True)
         fd = os.open(path, _FLAGS, _MODE)
         try:
-            os.write(fd, line)
+            os.write(fd, data)
         finally:
             os.close(fd)
-    except (OSError, ValueError, TypeError):
+    except OSError:
         pass  # a full disk or a read-only /var/log must not fail a pod's network setup
 
 

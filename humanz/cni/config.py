@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 DEFAULT_BRIDGE = "cni0"                      # the reference bridge plugin's default
 DEFAULT_DATA_DIR = "/run/humanz/networks"    # tmpfs: reservations die with a reboot, as pods do
 DEFAULT_LOG_FILE = "/var/log/humanz-cni.log"
+TRACE_ENV = "HUMANZ_TRACE"                   # one-off trace: a file path, or 1 (see trace.py)
+TRACE_SUFFIX = ".trace"                      # "trace": true writes to <logFile>.trace
 LOG_LEVELS = ("error", "info", "debug")      # error: failures only; info: every operation
 BUILTIN_IPAM = "humanz"
 
@@ -102,7 +104,8 @@ class NetConf:
     __slots__ = ("raw", "cni_version", "name", "type", "bridge", "is_gateway",
                  "is_default_gateway", "force_address", "ip_masq", "mtu", "hairpin_mode",
                  "promisc_mode", "port_isolation", "enable_dad", "network", "ipam", "dns",
-                 "log_file", "log_level", "mac", "prev_result", "valid_attachments")
+                 "log_file", "log_level", "trace", "mac", "prev_result",
+                 "valid_attachments")
 
     def __init__(self, raw: dict[str, Any], cni_version: str, name: str, type: str) -> None:
         self.raw = raw
@@ -124,6 +127,7 @@ class NetConf:
         self.dns: DNS | None = None
         self.log_file = DEFAULT_LOG_FILE
         self.log_level = "info"
+        self.trace = ""  # where to write the trace of this operation; "" = off
         self.mac: str | None = None
         self.prev_result: dict[str, Any] | None = None
         self.valid_attachments: set[tuple[str, str]] | None = None
@@ -173,6 +177,19 @@ def _parse_logging(conf: NetConf, raw: dict[str, Any]) -> None:
             raise CNIError(INVALID_CONFIG, "logLevel: %r is not one of %s"
                            % (level, ", ".join(LOG_LEVELS)))
         conf.log_level = level
+    conf.trace = _trace_file(raw.get("trace"), conf.log_file)
+
+
+def _trace_file(value: object, log_file: str) -> str:
+    """``"trace"``: a file path, or true for ``<logFile>.trace`` (the log itself stays one
+    JSON object per line); false, "" or absent: off."""
+    if value is None or value is False or value == "":
+        return ""
+    if value is True:
+        return (log_file or DEFAULT_LOG_FILE) + TRACE_SUFFIX
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise CNIError(INVALID_CONFIG, "trace: must be an absolute file path or true/false")
+    return value
 
 
 def _parse_bridge_fields(conf: NetConf, raw: dict[str, Any], command: str) -> None:
