@@ -468,12 +468,8 @@ def test_explain_shows_the_netns_fd_inside_veth_info_peer(make_netns: Callable[[
     peer_at = next(i for i, line in enumerate(lines) if "VETH_INFO_PEER" in line)
     fd_at = next(i for i, line in enumerate(lines) if "IFLA_NET_NS_FD" in line)
     assert fd_at > peer_at
-
-    def indent(line: str) -> int:   # the label column starts after offset and bytes
-        label = line[32:]
-        return len(label) - len(label.lstrip())
-
-    assert indent(lines[fd_at]) > indent(lines[peer_at])   # nested inside the peer
+    # nested inside the peer: the label column is indented further
+    assert lines[fd_at].index("IFLA_NET_NS_FD") > lines[peer_at].index("VETH_INFO_PEER")
     assert "nla_len=8 nla_type=28" in lines[fd_at]
     # the next line holds the 4 bytes of the fd: offset, 4 hex bytes, the decoded number
     offset, *raw = lines[fd_at + 1].split()
