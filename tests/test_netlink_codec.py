@@ -353,6 +353,7 @@ def scripted_socket(answer: Callable[[codec.Message], list[bytes]],
     kernel = ScriptedKernel(answer)
     sock = NetlinkSocket.__new__(NetlinkSocket)
     sock._sock = kernel  # type: ignore[assignment]
+    sock.protocol = uapi.ROUTE
     sock._seq = 0
     sock._buf = bytearray(buffer)
     sock.label = "test"

@@ -611,6 +611,7 @@ class fake_rtnl:
         rtnl._where = ""
         sock = NetlinkSocket.__new__(NetlinkSocket)
         sock._sock = self.kernel  # type: ignore[assignment]
+        sock.protocol = uapi.ROUTE
         sock._seq = self.first_seq - 1
         sock._buf = bytearray(65536)
         sock.label = ""

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from humanz.netlink import codec, uapi
 from humanz.netlink import nf_uapi as nf
+from humanz.netlink.nf_uapi import NETFILTER
 from humanz.netlink import nftables as n
 from humanz.netlink.errors import DecodeError
 from humanz.netlink.explain import explain
@@ -98,29 +99,57 @@ def test_rule_encodes_exactly_and_decodes_back() -> None:
     op = n.add_rule(INET, "t", "c", [n.cmp(nf.NFT_CMP_NEQ, bytes([100, 96, 0, 0]))],
                     comment="hi")
     assert op.encode(7) == NEWRULE_CMP
-    (m,) = codec.decode(NEWRULE_CMP)
+    (m,) = codec.decode(NEWRULE_CMP, NETFILTER)
     rule = n.Rule(m)
     assert (rule.family, rule.table, rule.chain, rule.comment) == (INET, "t", "c", "hi")
     ((name, data),) = rule.exprs
     assert name == "cmp"
-    assert nf.from_be(data.get("NFTA_CMP_OP")) == nf.NFT_CMP_NEQ
+    assert data.get("NFTA_CMP_OP") == nf.NFT_CMP_NEQ
     assert data.get_attrs("NFTA_CMP_DATA").get("NFTA_DATA_VALUE") == b"\x64\x60\x00\x00"  # type: ignore[union-attr]
 
 
 def test_base_chain_encodes_exactly_and_decodes_back() -> None:
     op = n.add_chain(INET, "t", "post", nf.NF_INET_POST_ROUTING, -100, "nat", nf.NF_ACCEPT)
     assert op.encode(3) == NEWCHAIN_BASE
-    chain = n.Chain(codec.decode(NEWCHAIN_BASE)[0])
+    chain = n.Chain(codec.decode(NEWCHAIN_BASE, NETFILTER)[0])
     assert (chain.table, chain.name, chain.hook, chain.priority, chain.type, chain.policy) == (
         "t", "post", nf.NF_INET_POST_ROUTING, -100, "nat", nf.NF_ACCEPT)
 
 
 def test_explain_names_every_nf_field() -> None:
-    text = explain(NEWRULE_CMP, "send")
+    text = explain(NEWRULE_CMP, "send", protocol=NETFILTER)
     for word in ("NFT_MSG_NEWRULE", "nfgenmsg", "nfgen_family", "inet", "NFTA_RULE_EXPRESSIONS",
                  "NFTA_EXPR_NAME", '"cmp"', "NFTA_CMP_OP", "NFTA_DATA_VALUE",
                  "NFTA_RULE_USERDATA"):
         assert word in text, word
+
+
+def test_batch_markers_are_not_rtnetlink_messages() -> None:
+    """0x10/0x11 are NFNL_MSG_BATCH_BEGIN/END on NETLINK_NETFILTER (RTM_NEWLINK/DELLINK on
+    NETLINK_ROUTE): each protocol's schema names its own messages."""
+    begin, _, end = codec.decode(BATCH_ADD_TABLE, NETFILTER)
+    assert (begin.type_name, end.type_name) == ("NFNL_MSG_BATCH_BEGIN", "NFNL_MSG_BATCH_END")
+    assert begin.fixed is not None
+    assert begin.fixed.as_dict() == {"nfgen_family": 0, "version": 0,
+                                     "res_id": nf.NFNL_SUBSYS_NFTABLES}   # big-endian field
+    text = explain(BATCH_ADD_TABLE, "send", protocol=NETFILTER)
+    assert "NFNL_MSG_BATCH_BEGIN" in text and "RTM_NEWLINK" not in text
+    assert "res_id" in text and "10 (big-endian)" in text
+    assert "NFT_MSG_NEWTABLE" in text and "CREATE" in text     # NEW flags named as NEW's
+    # the rtnetlink tables were left alone by importing nf_uapi
+    assert uapi.ROUTE.message_name(0x10) == "RTM_NEWLINK"
+    assert "NFTA_RULE" not in uapi.ATTR_SETS and "nfgenmsg" not in uapi.STRUCTS
+    assert set(nf.MESSAGES) & set(uapi.MESSAGES) == {0x10, 0x11}      # the numbers collide
+
+
+def test_big_endian_kinds_round_trip() -> None:
+    """BE32/BE64/SBE32 attributes decode to ints: a negative priority, a 64-bit handle."""
+    op = n.del_rule(INET, "t", "c", 0x0102030405060708)
+    (m,) = codec.decode(op.encode(5), NETFILTER)
+    assert m.attrs.get("NFTA_RULE_HANDLE") == 0x0102030405060708
+    assert op.encode(5).find(bytes.fromhex("0102030405060708")) > 0      # network order
+    chain = n.Chain(codec.decode(n.add_chain(INET, "t", "c", 0, -300).encode(1), NETFILTER)[0])
+    assert chain.priority == -300
 
 
 def test_verdicts_and_expressions_round_trip() -> None:
@@ -128,14 +157,14 @@ def test_verdicts_and_expressions_round_trip() -> None:
              n.payload(nf.NFT_PAYLOAD_NETWORK_HEADER, 12, 4),
              n.bitwise(b"\xff\xff\x00\x00"), n.counter(), n.masq(),
              n.immediate_verdict(nf.NFT_JUMP, "elsewhere")]
-    rule = n.Rule(codec.decode(n.add_rule(INET, "t", "c", exprs).encode(1))[0])
+    rule = n.Rule(codec.decode(n.add_rule(INET, "t", "c", exprs).encode(1), NETFILTER)[0])
     assert rule.expr_names() == ["meta", "cmp", "payload", "bitwise", "counter", "masq",
                                  "immediate"]
     verdict = rule.exprs[-1][1].get_attrs("NFTA_IMMEDIATE_DATA")
     assert verdict is not None
     code = verdict.get_attrs("NFTA_DATA_VERDICT")
     assert code is not None
-    assert nf.from_be(code.get("NFTA_VERDICT_CODE"), signed=True) == nf.NFT_JUMP
+    assert code.get("NFTA_VERDICT_CODE") == nf.NFT_JUMP
     assert code.get_str("NFTA_VERDICT_CHAIN") == "elsewhere"
     assert rule.counter() == (0, 0)
 
@@ -161,11 +190,11 @@ def test_nf_numbers_match_the_headers() -> None:
     for path in paths + glob.glob("/usr/include/linux/netlink.h"):
         _read_header(path, header)
     checked = 0
-    for set_name in ("NFTA_TABLE", "NFTA_HOOK", "NFTA_CHAIN", "NFTA_RULE", "NFTA_LIST",
+    for set_name in ("NFNL_BATCH", "NFTA_TABLE", "NFTA_HOOK", "NFTA_CHAIN", "NFTA_RULE", "NFTA_LIST",
                      "NFTA_EXPR", "NFTA_PAYLOAD", "NFTA_META", "NFTA_CMP", "NFTA_BITWISE",
                      "NFTA_IMMEDIATE", "NFTA_DATA", "NFTA_VERDICT", "NFTA_MASQ", "NFTA_COUNTER",
                      "NFTA_GEN"):
-        for spec in uapi.ATTR_SETS[set_name].by_number.values():
+        for spec in nf.ATTR_SETS[set_name].by_number.values():
             assert header[spec.name] == spec.number, spec.name
             checked += 1
     for name in dir(nf):
@@ -263,7 +292,7 @@ def _mutated_fixture(draw: st.DrawFn) -> bytes:
 @given(st.one_of(_nf_message(), _mutated_fixture()))
 def test_decoder_raises_only_decode_error(data: bytes) -> None:
     try:
-        for m in codec.decode(data):
+        for m in codec.decode(data, NETFILTER):
             if m.type in nf.MESSAGES and m.fixed is not None:
                 n.Rule(m) if m.type == nf.nft_type(nf.NFT_MSG_NEWRULE) else None
     except DecodeError:
@@ -285,7 +314,8 @@ def test_rules_round_trip(spec: list[tuple[str, int, bytes]], comment: str) -> N
               "counter": lambda i, b: n.counter(),
               "accept": lambda i, b: n.immediate_verdict(nf.NF_ACCEPT)}
     exprs = [makers[name](i, b) for name, i, b in spec]
-    rule = n.Rule(codec.decode(n.add_rule(INET, "t", "c", exprs, comment or None).encode(9))[0])
+    rule = n.Rule(codec.decode(n.add_rule(INET, "t", "c", exprs, comment or None).encode(9),
+                               NETFILTER)[0])
     assert rule.expr_names() == [("immediate" if name == "accept" else name)
                                  for name, _, _ in spec]
     assert rule.comment == (comment or None)

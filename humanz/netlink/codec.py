@@ -3,7 +3,10 @@
 A netlink message is a 16-byte ``nlmsghdr``, a fixed C struct chosen by the message type
 (``ifinfomsg`` for links, ``ifaddrmsg`` for addresses, ``rtmsg`` for routes), then a run of
 type-length-value *attributes*, each 4-byte aligned, some holding further attributes.
-Everything this module knows about numbers comes from :mod:`humanz.netlink.uapi`.
+Everything this module knows about numbers comes from a protocol's schema
+(:class:`~humanz.netlink.uapi.ProtocolSchema`): :data:`~humanz.netlink.uapi.ROUTE` unless the
+caller names another (``protocol=nf_uapi.NETFILTER``), because a message type means something
+only within its protocol.
 
 Decoding records where each piece sits (``offset``, ``length``) so that the explain formatter
 walks the very same objects instead of parsing a second time. Decoding any byte string either
@@ -20,7 +23,7 @@ from _socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 
 from . import uapi
 from .errors import DecodeError
-from .uapi import AttrSet, AttrSpec, StructSpec
+from .uapi import ROUTE, AttrSet, AttrSpec, ProtocolSchema, StructSpec
 
 if TYPE_CHECKING:
     from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -155,13 +158,15 @@ class Message:
     unknown types); ``attrs`` its attributes. For NLMSG_ERROR and NLMSG_DONE, ``error`` is the
     (negative or zero) errno, ``request`` the echoed header of the request an NLMSG_ERROR
     answers, and ``attrs`` the extended-ACK attributes. ``raw`` is any payload left undecoded.
+    ``protocol`` is the schema it was decoded with (it names the type).
     """
 
-    __slots__ = ("header", "fixed", "attrs", "error", "request", "raw", "offset")
+    __slots__ = ("header", "fixed", "attrs", "error", "request", "raw", "offset", "protocol")
 
     def __init__(self, header: Struct, fixed: Struct | None, attrs: Attrs,
                  error: int | None = None, request: Struct | None = None,
-                 raw: bytes = b"") -> None:
+                 raw: bytes = b"", protocol: ProtocolSchema = ROUTE) -> None:
+        self.protocol = protocol
         self.header = header
         self.fixed = fixed
         self.attrs = attrs
@@ -192,7 +197,7 @@ class Message:
 
     @property
     def type_name(self) -> str:
-        return uapi.MESSAGE_NAMES.get(self.type, "type %d" % self.type)
+        return self.protocol.message_name(self.type)
 
     def __repr__(self) -> str:
         parts = [self.type_name, "flags=%#x" % self.flags, "seq=%d" % self.seq]
@@ -209,20 +214,20 @@ class Message:
 # Decoding
 # --------------------------------------------------------------------------------------------
 
-def decode(buf: Buffer) -> list[Message]:
+def decode(buf: Buffer, protocol: ProtocolSchema = ROUTE) -> list[Message]:
     """Decode every message in ``buf`` (one datagram may hold several), in order."""
     data = bytes(buf)
     messages = []
     pos = 0
     while pos < len(data):
-        message = decode_message(data, pos)
+        message = decode_message(data, pos, protocol)
         messages.append(message)
         pos += align(message.length)
     return messages
 
 
-def decode_message(data: bytes, pos: int = 0) -> Message:
-    """Decode the one message starting at ``data[pos]``."""
+def decode_message(data: bytes, pos: int = 0, protocol: ProtocolSchema = ROUTE) -> Message:
+    """Decode the one message starting at ``data[pos]``, a message of ``protocol``."""
     if len(data) - pos < _HDR.size:
         raise DecodeError("truncated nlmsghdr: %d bytes" % (len(data) - pos), pos)
     header = Struct(uapi.NLMSGHDR, _HDR.unpack_from(data, pos), pos)
@@ -232,20 +237,21 @@ def decode_message(data: bytes, pos: int = 0) -> Message:
                           pos)
     body, end = pos + _HDR.size, pos + length
     if msg_type == uapi.NLMSG_ERROR:
-        return _decode_error(data, header, body, end)
+        return _decode_error(data, header, body, end, protocol)
     if msg_type == uapi.NLMSG_DONE:
-        return _decode_done(data, header, body, end)
-    schema = uapi.MESSAGES.get(msg_type)
+        return _decode_done(data, header, body, end, protocol)
+    schema = protocol.messages.get(msg_type)
     if schema is None:
-        return Message(header, None, Attrs(), raw=data[body:end])
+        return Message(header, None, Attrs(), raw=data[body:end], protocol=protocol)
     spec, attr_set = schema
     fixed = _decode_struct(data, body, end, spec)
-    family = fixed.values[0]   # every rtnetlink struct starts with its family byte
-    attrs = _decode_attrs(data, body + align(spec.size), end, attr_set, family, 0)
-    return Message(header, fixed, attrs)
+    family = fixed.values[0]   # rtnetlink's structs and nfgenmsg all start with a family byte
+    attrs = _decode_attrs(data, body + align(spec.size), end, attr_set, family, 0, protocol)
+    return Message(header, fixed, attrs, protocol=protocol)
 
 
-def _decode_error(data: bytes, header: Struct, body: int, end: int) -> Message:
+def _decode_error(data: bytes, header: Struct, body: int, end: int,
+                  protocol: ProtocolSchema) -> Message:
     """NLMSG_ERROR: errno, the request's header, maybe its payload, then extended-ACK TLVs."""
     err = _decode_struct(data, body, end, uapi.NLMSGERR)
     request = _decode_struct(data, body + 4, end, uapi.NLMSGHDR)
@@ -254,22 +260,24 @@ def _decode_error(data: bytes, header: Struct, body: int, end: int) -> Message:
     if error != 0 and not header.values[2] & uapi.NLM_F_CAPPED:
         # without NETLINK_CAP_ACK the kernel quotes our whole request back
         pos = min(end, pos + align(max(request.values[0] - _HDR.size, 0)))
-    attrs, raw = _decode_ack_tlvs(data, header, pos, end)
-    return Message(header, err, attrs, error=error, request=request, raw=raw)
+    attrs, raw = _decode_ack_tlvs(data, header, pos, end, protocol)
+    return Message(header, err, attrs, error=error, request=request, raw=raw, protocol=protocol)
 
 
-def _decode_done(data: bytes, header: Struct, body: int, end: int) -> Message:
+def _decode_done(data: bytes, header: Struct, body: int, end: int,
+                 protocol: ProtocolSchema) -> Message:
     """NLMSG_DONE: ends a dump; may carry an errno and extended-ACK TLVs (strict dumps)."""
     if end - body < 4:
-        return Message(header, None, Attrs(), error=None, raw=data[body:end])
+        return Message(header, None, Attrs(), error=None, raw=data[body:end], protocol=protocol)
     err = _decode_struct(data, body, end, uapi.NLMSGERR)
-    attrs, raw = _decode_ack_tlvs(data, header, body + 4, end)
-    return Message(header, err, attrs, error=err.values[0], raw=raw)
+    attrs, raw = _decode_ack_tlvs(data, header, body + 4, end, protocol)
+    return Message(header, err, attrs, error=err.values[0], raw=raw, protocol=protocol)
 
 
-def _decode_ack_tlvs(data: bytes, header: Struct, pos: int, end: int) -> tuple[Attrs, bytes]:
+def _decode_ack_tlvs(data: bytes, header: Struct, pos: int, end: int,
+                     protocol: ProtocolSchema) -> tuple[Attrs, bytes]:
     if header.values[2] & uapi.NLM_F_ACK_TLVS:
-        return _decode_attrs(data, pos, end, uapi.NLMSGERR_ATTRS, 0, 0), b""
+        return _decode_attrs(data, pos, end, uapi.NLMSGERR_ATTRS, 0, 0, protocol), b""
     return Attrs(), data[pos:end]
 
 
@@ -277,11 +285,11 @@ def _decode_struct(data: bytes, pos: int, end: int, spec: StructSpec) -> Struct:
     if end - pos < spec.size:
         raise DecodeError("truncated %s: %d of %d bytes" % (spec.name, max(end - pos, 0),
                                                             spec.size), pos)
-    return Struct(spec, struct.unpack_from(spec.format, data, pos), pos)
+    return Struct(spec, spec.unpack_from(data, pos), pos)
 
 
 def _decode_attrs(data: bytes, pos: int, end: int, attr_set: AttrSet, family: int,
-                  depth: int) -> Attrs:
+                  depth: int, protocol: ProtocolSchema) -> Attrs:
     """Decode the attributes in ``data[pos:end]`` as members of ``attr_set``.
 
     Two passes: first the headers (so a SWITCH attribute can look at a sibling, e.g.
@@ -311,26 +319,28 @@ def _decode_attrs(data: bytes, pos: int, end: int, attr_set: AttrSet, family: in
         if spec is not None and spec.switch_key not in (None, "family"):
             deferred.append(attr)
             continue
-        attr.value = _decode_value(data, at + 4, at + nla_len, spec, family, depth, siblings)
+        attr.value = _decode_value(data, at + 4, at + nla_len, spec, family, depth, siblings,
+                                   protocol)
         if spec is not None:
             siblings[spec.name] = attr.value
     for attr in deferred:
         attr.value = _decode_value(data, attr.offset + 4, attr.offset + attr.length, attr.spec,
-                                   family, depth, siblings)
+                                   family, depth, siblings, protocol)
     return attrs
 
 
-def _switch_set(spec: AttrSpec, family: int, siblings: Mapping[str, object]) -> AttrSet | None:
+def _switch_set(spec: AttrSpec, family: int, siblings: Mapping[str, object],
+                protocol: ProtocolSchema) -> AttrSet | None:
     """The attribute set a SWITCH attribute holds, given the message family / its siblings."""
     choices = spec.switch or {}
     key = spec.switch_key
     selector = family if key == "family" else siblings.get(key or "")
     name = choices.get(selector) or choices.get("*")
-    return uapi.ATTR_SETS[name] if name else None
+    return protocol.attr_sets[name] if name else None
 
 
 def _decode_value(data: bytes, pos: int, end: int, spec: AttrSpec | None, family: int,
-                  depth: int, siblings: Mapping[str, object]) -> Value:
+                  depth: int, siblings: Mapping[str, object], protocol: ProtocolSchema) -> Value:
     """Decode one attribute payload ``data[pos:end]`` according to its spec's kind."""
     if spec is None:
         return data[pos:end]
@@ -352,21 +362,22 @@ def _decode_value(data: bytes, pos: int, end: int, spec: AttrSpec | None, family
     if kind == uapi.FLAG:
         return True
     if kind in (uapi.NESTED, uapi.NESTED_F):
-        child = uapi.ATTR_SETS[spec.nested or ""]
-        return _decode_attrs(data, pos, end, child, family, depth + 1)
+        child = protocol.attr_sets[spec.nested or ""]
+        return _decode_attrs(data, pos, end, child, family, depth + 1, protocol)
     if kind == uapi.STRUCT:
-        return _decode_struct(data, pos, end, uapi.STRUCTS[spec.struct or ""])
+        return _decode_struct(data, pos, end, protocol.structs[spec.struct or ""])
     if kind == uapi.STRUCT_ATTRS:
-        head = _decode_struct(data, pos, end, uapi.STRUCTS[spec.struct or ""])
-        child = uapi.ATTR_SETS[spec.nested or ""]
+        head = _decode_struct(data, pos, end, protocol.structs[spec.struct or ""])
+        child = protocol.attr_sets[spec.nested or ""]
         fam = head.values[0]
-        attrs = _decode_attrs(data, pos + align(head.spec.size), end, child, fam, depth + 1)
+        attrs = _decode_attrs(data, pos + align(head.spec.size), end, child, fam, depth + 1,
+                              protocol)
         return StructAttrs(head, attrs)
     if kind in _SWITCHES:
-        chosen = _switch_set(spec, family, siblings)
+        chosen = _switch_set(spec, family, siblings, protocol)
         if chosen is None:
             return data[pos:end]
-        return _decode_attrs(data, pos, end, chosen, family, depth + 1)
+        return _decode_attrs(data, pos, end, chosen, family, depth + 1, protocol)
     return data[pos:end]   # BYTES
 
 
@@ -379,12 +390,12 @@ def _decode_ip(raw: bytes, spec: AttrSpec, pos: int) -> str:
                       pos)
 
 
-def attr_path_at(data: bytes, offset: int) -> str | None:
+def attr_path_at(data: bytes, offset: int, protocol: ProtocolSchema = ROUTE) -> str | None:
     """The attribute starting at byte ``offset`` of message ``data``, as a path such as
     "IFLA_LINKINFO/IFLA_INFO_DATA/VETH_INFO_PEER/IFLA_IFNAME" (what NLMSGERR_ATTR_OFFS points
     at), or None if no attribute starts there."""
     try:
-        messages = decode(data)
+        messages = decode(data, protocol)
     except DecodeError:
         return None
     for m in messages:
@@ -411,19 +422,20 @@ def _find_attr(attrs: Attrs, offset: int) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 def encode(msg_type: int, flags: int = 0, seq: int = 0, fixed: Mapping[str, int] | None = None,
-           attrs: Iterable[Item] = (), pid: int = 0) -> bytes:
-    """One message as bytes: nlmsghdr, the type's struct (fields default to 0), attributes.
+           attrs: Iterable[Item] = (), pid: int = 0, protocol: ProtocolSchema = ROUTE) -> bytes:
+    """One message of ``protocol`` as bytes: nlmsghdr, the type's struct (fields default to
+    0), attributes.
 
     ``attrs`` is a sequence of ``(name, value)``; a nested attribute's value is again such a
     sequence, a STRUCT_ATTRS value is ``(struct fields, attributes)``, an IP is text, a MAC is
     "aa:bb:.." text or bytes. A raw ``(number, bytes)`` pair is sent as it is.
     """
-    spec, attr_set = uapi.MESSAGES[msg_type]
+    spec, attr_set = protocol.messages[msg_type]
     out = bytearray(_HDR.size)
     fields = dict(fixed or {})
     _encode_struct(out, spec, fields)
     family = fields.get(spec.fields[0][0], 0)
-    _encode_attrs(out, attr_set, list(attrs), family)
+    _encode_attrs(out, attr_set, list(attrs), family, protocol)
     _HDR.pack_into(out, 0, len(out), msg_type, flags, seq, pid)
     return bytes(out)
 
@@ -432,12 +444,12 @@ def _encode_struct(out: bytearray, spec: StructSpec, fields: Mapping[str, int]) 
     unknown = set(fields) - {f[0] for f in spec.fields}
     if unknown:
         raise ValueError("%s has no field %s" % (spec.name, ", ".join(sorted(unknown))))
-    out += struct.pack(spec.format, *(fields.get(f[0], 0) for f in spec.fields))
+    out += spec.pack([fields.get(f[0], 0) for f in spec.fields])
     out += bytes(align(len(out)) - len(out))
 
 
 def _encode_attrs(out: bytearray, attr_set: AttrSet, items: Sequence[Item],
-                  family: int) -> None:
+                  family: int, protocol: ProtocolSchema) -> None:
     siblings = {k: v for k, v in items if isinstance(k, str)}
     for key, value in items:
         start = len(out)
@@ -453,13 +465,13 @@ def _encode_attrs(out: bytearray, attr_set: AttrSet, items: Sequence[Item],
                 raise ValueError("%s is not an attribute of %s" % (key, attr_set.name))
             number = spec.number
             nested_flag = uapi.NLA_F_NESTED if spec.kind in _FLAGGED else 0
-            _encode_value(out, spec, value, family, siblings)
+            _encode_value(out, spec, value, family, siblings, protocol)
         _NLA.pack_into(out, start, len(out) - start, number | nested_flag)
         out += bytes(align(len(out)) - len(out))
 
 
 def _encode_value(out: bytearray, spec: AttrSpec, value: object, family: int,
-                  siblings: Mapping[str, object]) -> None:
+                  siblings: Mapping[str, object], protocol: ProtocolSchema) -> None:
     kind = spec.kind
     fmt = uapi.SCALAR_FORMATS.get(kind)
     if fmt is not None:
@@ -473,26 +485,26 @@ def _encode_value(out: bytearray, spec: AttrSpec, value: object, family: int,
     elif kind == uapi.FLAG:
         pass
     elif kind in (uapi.NESTED, uapi.NESTED_F):
-        _encode_attrs(out, uapi.ATTR_SETS[spec.nested or ""], _items(value), family)
+        _encode_attrs(out, protocol.attr_sets[spec.nested or ""], _items(value), family, protocol)
     elif kind == uapi.STRUCT:
-        _encode_struct(out, uapi.STRUCTS[spec.struct or ""], _fields(value))
+        _encode_struct(out, protocol.structs[spec.struct or ""], _fields(value))
     elif kind == uapi.STRUCT_ATTRS:
         if not isinstance(value, tuple) or len(value) != 2:
             raise TypeError("%s takes (struct fields, attributes)" % spec.name)
         fields = _fields(value[0])
-        s = uapi.STRUCTS[spec.struct or ""]
+        s = protocol.structs[spec.struct or ""]
         _encode_struct(out, s, fields)
-        _encode_attrs(out, uapi.ATTR_SETS[spec.nested or ""], _items(value[1]),
-                      fields.get(s.fields[0][0], 0))
+        _encode_attrs(out, protocol.attr_sets[spec.nested or ""], _items(value[1]),
+                      fields.get(s.fields[0][0], 0), protocol)
     elif kind in _SWITCHES:
-        chosen = _switch_set(spec, family, siblings)
+        chosen = _switch_set(spec, family, siblings, protocol)
         if chosen is None:
             if not isinstance(value, (bytes, bytearray)):
                 raise ValueError("%s: no attribute set for this %s; pass bytes" % (
                     spec.name, spec.switch_key))
             out += value
         else:
-            _encode_attrs(out, chosen, _items(value), family)
+            _encode_attrs(out, chosen, _items(value), family, protocol)
     elif isinstance(value, (bytes, bytearray)):
         out += value
     else:

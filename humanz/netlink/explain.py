@@ -6,20 +6,25 @@ where every struct and attribute sits — so what you read is exactly what the c
 Nesting is shown by indentation; each attribute gets a line for its 4-byte header
 (``nla_len``, ``nla_type``) and lines for its payload, so one can point at the 4 bytes of
 IFLA_NET_NS_FD inside VETH_INFO_PEER.
+
+Bytes mean something only within a netlink protocol: pass the protocol's schema
+(``protocol=nf_uapi.NETFILTER``) to explain anything other than rtnetlink.
 """
 
 from __future__ import annotations
 
 import os
-import struct
 import sys
 TYPE_CHECKING = False   # (importing typing costs milliseconds; mypy treats this as True)
 
 from . import codec, uapi
 from .errors import DecodeError
+from .uapi import ROUTE
 
 if TYPE_CHECKING:
     from typing import Callable, List, Optional, TextIO, Tuple
+
+    from .uapi import ProtocolSchema
 
     Row = Tuple[Optional[int], bytes, int, str, str]   # offset, bytes, depth, label, value
 
@@ -34,13 +39,15 @@ _GET_FLAGS = {0x100: "ROOT", 0x200: "MATCH", 0x400: "ATOMIC"}
 _NEW_FLAGS = {0x100: "REPLACE", 0x200: "EXCL", 0x400: "CREATE", 0x800: "APPEND"}
 _DEL_FLAGS = {0x100: "NONREC", 0x200: "BULK"}
 _ACK_FLAGS = {0x100: "CAPPED", 0x200: "ACK_TLVS"}
+_VERB_FLAGS = {"NEW": _NEW_FLAGS, "SET": _NEW_FLAGS, "DEL": _DEL_FLAGS, "GET": _GET_FLAGS}
 
 
-def explain(data: bytes, direction: str = "", label: str | None = None) -> str:
-    """The annotated dump of every message in ``data`` (one datagram), as text."""
+def explain(data: bytes, direction: str = "", label: str | None = None,
+            protocol: ProtocolSchema = ROUTE) -> str:
+    """The annotated dump of every message in ``data`` (one datagram of ``protocol``)."""
     title = " ".join(p for p in (direction, "(%s)" % label if label else "") if p)
     try:
-        messages = codec.decode(data)
+        messages = codec.decode(data, protocol)
     except DecodeError as e:
         rows = _hex_rows(0, data, 0, "undecodable", str(e))
         return _render(title + " %d bytes" % len(data), rows)
@@ -52,10 +59,13 @@ def explain(data: bytes, direction: str = "", label: str | None = None) -> str:
     return "\n".join(out)
 
 
-def tracer(stream: TextIO | None = None) -> Callable[[str, str, bytes], None]:
-    """A ``trace`` callable for ``Rtnl(trace=...)`` that prints each message's dump."""
-    def trace(direction: str, label: str, data: bytes) -> None:
-        print(explain(data, direction, label), file=stream or sys.stderr)
+def tracer(stream: TextIO | None = None) -> Callable[..., None]:
+    """A ``trace`` callable for ``Rtnl(trace=...)`` or ``Nft(trace=...)`` that prints each
+    datagram's dump. Sockets of protocols other than NETLINK_ROUTE pass their schema as a 4th
+    argument (see :class:`~humanz.netlink.nlsocket.NetlinkSocket`)."""
+    def trace(direction: str, label: str, data: bytes,
+              protocol: ProtocolSchema = ROUTE) -> None:
+        print(explain(data, direction, label, protocol), file=stream or sys.stderr)
     return trace
 
 
@@ -64,16 +74,16 @@ def tracer(stream: TextIO | None = None) -> Callable[[str, str, bytes], None]:
 # --------------------------------------------------------------------------------------------
 
 def message_rows(data: bytes, m: codec.Message) -> list[Row]:
-    rows = _struct_rows(data, m.header, 0, m.type)
+    rows = _struct_rows(data, m.header, 0, m.type, m.protocol)
     if m.fixed is not None:
         if m.type in (uapi.NLMSG_ERROR, uapi.NLMSG_DONE):
             rows += _error_rows(data, m)
         else:
             rows.append((None, b"", 0, m.fixed.spec.name, ""))
-            rows += _struct_rows(data, m.fixed, 1, m.type)
+            rows += _struct_rows(data, m.fixed, 1, m.type, m.protocol)
     if m.request is not None:
         rows.append((None, b"", 0, "the request this answers (its nlmsghdr)", ""))
-        rows += _struct_rows(data, m.request, 1, m.request.values[1])
+        rows += _struct_rows(data, m.request, 1, m.request.values[1], m.protocol)
     rows += _attr_rows(data, m.attrs, 0)
     if m.raw:
         start = m.offset + m.length - len(m.raw)
@@ -98,25 +108,31 @@ def _errno_text(err: int) -> str:
     return "(%s: %s)" % (name, os.strerror(-err))
 
 
-def _struct_rows(data: bytes, s: codec.Struct, depth: int, msg_type: int) -> list[Row]:
+def _struct_rows(data: bytes, s: codec.Struct, depth: int, msg_type: int = 0,
+                 protocol: ProtocolSchema = ROUTE) -> list[Row]:
+    """One row per field; ``msg_type`` and ``protocol`` name an nlmsghdr's type and flags."""
     rows: list[Row] = []
-    for (name, fmt, names), at, value in zip(s.spec.fields, s.spec.offsets, s.values):
-        size = struct.calcsize("=" + fmt)
+    for (name, fmt, names), at, size, value in zip(s.spec.fields, s.spec.offsets, s.spec.sizes,
+                                                   s.values):
         raw = data[s.offset + at:s.offset + at + size]
-        if name == "nlmsg_flags":
-            shown = _flags_text(value, _nlmsg_flag_names(msg_type))
+        if name == "nlmsg_type":
+            shown = _named(value, protocol.message_names)
+        elif name == "nlmsg_flags":
+            shown = _flags_text(value, _nlmsg_flag_names(msg_type, protocol))
         else:
             shown = _named(value, names)
+        if fmt.startswith(">"):
+            shown += " (big-endian)"
         rows.append((s.offset + at, raw, depth, name, shown))
     return rows
 
 
-def _nlmsg_flag_names(msg_type: int) -> dict[int, str]:
+def _nlmsg_flag_names(msg_type: int, protocol: ProtocolSchema) -> dict[int, str]:
     names = dict(_COMMON_FLAGS)
     if msg_type in (uapi.NLMSG_ERROR, uapi.NLMSG_DONE):
         names.update(_ACK_FLAGS)
-    elif msg_type >= uapi.NLMSG_MIN_TYPE:
-        names.update((_NEW_FLAGS, _DEL_FLAGS, _GET_FLAGS, _NEW_FLAGS)[msg_type % 4])
+    else:
+        names.update(_VERB_FLAGS.get(protocol.verb(msg_type), {}))
     return names
 
 
@@ -168,10 +184,10 @@ def _value_rows(data: bytes, value: object, start: int, end: int, depth: int) ->
         return _attr_rows(data, value, depth)
     if isinstance(value, codec.StructAttrs):
         rows: list[Row] = [(None, b"", depth, value.struct.spec.name, "")]
-        rows += _struct_rows(data, value.struct, depth + 1, 0)
+        rows += _struct_rows(data, value.struct, depth + 1)
         return rows + _attr_rows(data, value.attrs, depth)
     if isinstance(value, codec.Struct):
-        return _struct_rows(data, value, depth, 0)
+        return _struct_rows(data, value, depth)
     if start == end:
         return []
     if isinstance(value, str):

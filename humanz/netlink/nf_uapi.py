@@ -2,49 +2,25 @@
 
 Each table mirrors one Linux uapi header — ``linux/netfilter/nfnetlink.h``,
 ``linux/netfilter/nf_tables.h``, ``linux/netfilter.h`` — and is declared once, in the same form
-as :mod:`humanz.netlink.uapi`'s rtnetlink tables, so the same codec encodes and decodes both and
-the explain formatter shows both. Importing this module *registers* these tables with
-:mod:`humanz.netlink.uapi` (``MESSAGES``, ``MESSAGE_NAMES``, ``ATTR_SETS``, ``STRUCTS``); it
-adds names, it never changes an existing one.
+as :mod:`humanz.netlink.uapi`'s rtnetlink tables. They make up :data:`NETFILTER`, the protocol
+schema the codec, the socket and the explain formatter are given to speak nf_tables
+(``codec.encode(..., protocol=NETFILTER)``); nothing here is added to the rtnetlink tables:
+0x10 and 0x11 are RTM_NEWLINK/RTM_DELLINK there and NFNL_MSG_BATCH_BEGIN/END here.
 
-Byte order: nf_tables puts almost every integer attribute in **network byte order** (``BE32``,
-``BE64`` below; carried as 4/8 bytes until the core codec has big-endian integer kinds), unlike
-rtnetlink. ``nfgenmsg.res_id`` is a ``__be16`` inside a struct: the
-struct codec packs fields in host order, so the value to put there is ``be16(n)``.
+Byte order: nf_tables puts almost every integer attribute in **network byte order** (the
+header's ``__be32``/``__be64``: kinds ``BE32``, ``BE64``; ``SBE32`` where the value is a
+signed C int), unlike rtnetlink; so is ``nfgenmsg.res_id`` (``">H"``, a ``__be16``).
 """
 
 from __future__ import annotations
 
-import sys
-
 from . import uapi
-from .uapi import (BYTES, NESTED_F, STRING, SWITCH_F, AttrSet, StructSpec)
+from .uapi import (BE32, BE64, BYTES, NESTED_F, SBE32, STRING, SWITCH_F, AttrSet,
+                   ProtocolSchema, StructSpec)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .uapi import AttrDecl
-
-# Big-endian integers. The core codec's kinds are U32/U64 in host order and BE16 only; until it
-# has BE32/BE64 these attributes are declared as BYTES, and nftables.py converts with
-# be32()/be64() (encode) and from_be() (decode). The names say what the bytes are.
-BE32 = BYTES
-BE64 = BYTES
-
-
-def be32(n: int) -> bytes:
-    """A (possibly negative) C int as the 4 big-endian bytes of a BE32 attribute."""
-    return (n & 0xFFFFFFFF).to_bytes(4, "big")
-
-
-def be64(n: int) -> bytes:
-    return (n & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "big")
-
-
-def from_be(value: object, signed: bool = False) -> int | None:
-    """The integer in a BE32/BE64 attribute's bytes (None if absent or not 4/8 bytes)."""
-    if not isinstance(value, bytes) or len(value) not in (4, 8):
-        return None
-    return int.from_bytes(value, "big", signed=signed)
 
 # <linux/netlink.h>
 NETLINK_NETFILTER = 12
@@ -52,13 +28,8 @@ NETLINK_NETFILTER = 12
 # <linux/netfilter/nfnetlink.h>
 NFNETLINK_V0 = 0
 NFNL_SUBSYS_NFTABLES = 10
-NFNL_MSG_BATCH_BEGIN = uapi.NLMSG_MIN_TYPE          # 0x10 — same number as RTM_NEWLINK!
+NFNL_MSG_BATCH_BEGIN = uapi.NLMSG_MIN_TYPE          # 0x10 (RTM_NEWLINK on NETLINK_ROUTE)
 NFNL_MSG_BATCH_END = uapi.NLMSG_MIN_TYPE + 1        # 0x11
-
-
-def be16(n: int) -> int:
-    """The host-order u16 whose bytes are ``n`` in network order (for nfgenmsg.res_id)."""
-    return int.from_bytes(n.to_bytes(2, "big"), sys.byteorder)
 
 
 # <linux/netfilter/nf_tables.h> enum nf_tables_msg_types; on the wire the type is
@@ -152,16 +123,23 @@ NFT_TABLE_F_DORMANT = 0x1
 NFGENMSG = StructSpec("nfgenmsg", (
     ("nfgen_family", "B", NFPROTO_NAMES),   # NFPROTO_*: which family's tables
     ("version", "B", None),                 # NFNETLINK_V0
-    ("res_id", "H", None),                  # __be16: the subsystem in batch begin/end; use be16()
+    ("res_id", ">H", None),                 # __be16: the subsystem in batch begin/end
 ))
-uapi.STRUCTS.setdefault(NFGENMSG.name, NFGENMSG)
+STRUCTS = {NFGENMSG.name: NFGENMSG}
+
+ATTR_SETS: dict[str, AttrSet] = {}     # NETLINK_NETFILTER's attribute sets, by name
 
 
 def _declare(name: str, header: str, decls: dict[int, AttrDecl]) -> AttrSet:
-    """An attribute set registered with the core's table (names are NFTA_*: no clashes)."""
     attr_set = AttrSet(name, header, decls)
-    uapi.ATTR_SETS.setdefault(name, attr_set)
-    return uapi.ATTR_SETS[name]
+    ATTR_SETS[name] = attr_set
+    return attr_set
+
+
+# <linux/netfilter/nfnetlink.h> enum nfnl_batch_attributes — of NFNL_MSG_BATCH_BEGIN
+NFNL_BATCH = _declare("NFNL_BATCH", "linux/netfilter/nfnetlink.h", {
+    1: ("NFNL_BATCH_GENID", BE32),         # apply only if the ruleset generation is still this
+})
 
 
 _H = "linux/netfilter/nf_tables.h"
@@ -180,7 +158,7 @@ NFTA_TABLE = _declare("NFTA_TABLE", _H, {
 # enum nft_hook_attributes
 NFTA_HOOK = _declare("NFTA_HOOK", _H, {
     1: ("NFTA_HOOK_HOOKNUM", BE32),        # NF_INET_*
-    2: ("NFTA_HOOK_PRIORITY", BE32),       # signed, two's complement
+    2: ("NFTA_HOOK_PRIORITY", SBE32),      # signed (srcnat = 100, dstnat = -100)
     3: ("NFTA_HOOK_DEV", STRING),
     4: ("NFTA_HOOK_DEVS", BYTES),
 })
@@ -281,7 +259,7 @@ NFTA_DATA = _declare("NFTA_DATA", _H, {
 
 # enum nft_verdict_attributes
 NFTA_VERDICT = _declare("NFTA_VERDICT", _H, {
-    1: ("NFTA_VERDICT_CODE", BE32),        # NF_ACCEPT / NF_DROP / NFT_* (negative, be32)
+    1: ("NFTA_VERDICT_CODE", SBE32),       # NF_ACCEPT / NF_DROP / NFT_* (negative)
     2: ("NFTA_VERDICT_CHAIN", STRING),
     3: ("NFTA_VERDICT_CHAIN_ID", BE32),
 })
@@ -307,10 +285,10 @@ NFTA_GEN = _declare("NFTA_GEN", _H, {
     3: ("NFTA_GEN_PROC_NAME", STRING),
 })
 
-# Message schemas: nlmsg_type → (nfgenmsg, attribute set). The batch markers (0x10, 0x11)
-# are NOT registered: on NETLINK_ROUTE those numbers are RTM_NEWLINK/RTM_DELLINK, and the
-# core's table is keyed by type alone (see nftables.py, which packs them from NFGENMSG).
+# Message schemas: nlmsg_type → (nfgenmsg, attribute set); every message starts with nfgenmsg.
 MESSAGES: dict[int, tuple[StructSpec, AttrSet]] = {
+    NFNL_MSG_BATCH_BEGIN: (NFGENMSG, NFNL_BATCH),
+    NFNL_MSG_BATCH_END: (NFGENMSG, NFNL_BATCH),
     nft_type(NFT_MSG_NEWTABLE): (NFGENMSG, NFTA_TABLE),
     nft_type(NFT_MSG_GETTABLE): (NFGENMSG, NFTA_TABLE),
     nft_type(NFT_MSG_DELTABLE): (NFGENMSG, NFTA_TABLE),
@@ -324,6 +302,7 @@ MESSAGES: dict[int, tuple[StructSpec, AttrSet]] = {
     nft_type(NFT_MSG_GETGEN): (NFGENMSG, NFTA_GEN),
 }
 MESSAGE_NAMES = {
+    NFNL_MSG_BATCH_BEGIN: "NFNL_MSG_BATCH_BEGIN", NFNL_MSG_BATCH_END: "NFNL_MSG_BATCH_END",
     nft_type(NFT_MSG_NEWTABLE): "NFT_MSG_NEWTABLE", nft_type(NFT_MSG_GETTABLE): "NFT_MSG_GETTABLE",
     nft_type(NFT_MSG_DELTABLE): "NFT_MSG_DELTABLE", nft_type(NFT_MSG_NEWCHAIN): "NFT_MSG_NEWCHAIN",
     nft_type(NFT_MSG_GETCHAIN): "NFT_MSG_GETCHAIN", nft_type(NFT_MSG_DELCHAIN): "NFT_MSG_DELCHAIN",
@@ -331,6 +310,8 @@ MESSAGE_NAMES = {
     nft_type(NFT_MSG_DELRULE): "NFT_MSG_DELRULE", nft_type(NFT_MSG_NEWGEN): "NFT_MSG_NEWGEN",
     nft_type(NFT_MSG_GETGEN): "NFT_MSG_GETGEN",
 }
-for _type, _schema in MESSAGES.items():
-    uapi.MESSAGES.setdefault(_type, _schema)
-    uapi.MESSAGE_NAMES.setdefault(_type, MESSAGE_NAMES[_type])
+
+# The protocol: extended and capped ACKs, as for rtnetlink (strict dump checking is
+# rtnetlink's and is not asked for).
+NETFILTER = ProtocolSchema("NETLINK_NETFILTER", NETLINK_NETFILTER, MESSAGES, MESSAGE_NAMES,
+                           ATTR_SETS, STRUCTS, (uapi.NETLINK_EXT_ACK, uapi.NETLINK_CAP_ACK))

@@ -1,7 +1,7 @@
 """nftables over netlink (NETLINK_NETFILTER): atomic batches of tables, chains and rules.
 
-No ``nft`` binary: the messages are encoded with the same codec as rtnetlink, from the tables
-in :mod:`humanz.netlink.nf_uapi`. How nf_tables is spoken:
+No ``nft`` binary: the messages are encoded with the same codec as rtnetlink, given the
+protocol schema :data:`humanz.netlink.nf_uapi.NETFILTER`. How nf_tables is spoken:
 
 - **Changes go in a batch**: ``NFNL_MSG_BATCH_BEGIN`` (res_id = NFNL_SUBSYS_NFTABLES), the
   NEW/DEL messages, ``NFNL_MSG_BATCH_END``, in one datagram. The kernel applies all of them or
@@ -22,13 +22,10 @@ Reading (``tables``, ``chains``, ``rules``) uses GET dumps, decoded into small o
 
 from __future__ import annotations
 
-import _socket
-import struct
-
 from . import codec, nlsocket, uapi
 from . import nf_uapi as nf
 from .errors import NetlinkError
-from .nf_uapi import be32, be64, from_be
+from .nf_uapi import NETFILTER
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,7 +39,6 @@ __all__ = ["NfSocket", "Op", "Nft", "Table", "Chain", "Rule", "add_table", "del_
            "cmp", "bitwise", "immediate_verdict", "masq", "counter", "comment_userdata",
            "comment_of", "batch_bytes"]
 
-MSG_DONTWAIT = 0x40                 # <bits/socket.h>
 EAGAIN = 11
 NFTNL_UDATA_RULE_COMMENT = 0        # libnftnl's rule userdata TLV type for a comment
 COMMENT_MAX = 127                   # nft's limit (NFT_USERDATA_MAXLEN is 256 for the whole TLV)
@@ -58,28 +54,28 @@ def _expr(name: str, data: list[Item]) -> Item:
 
 def payload(base: int, offset: int, length: int, dreg: int = nf.NFT_REG_1) -> Item:
     """Load ``length`` bytes at ``offset`` of a header (NFT_PAYLOAD_*_HEADER) into ``dreg``."""
-    return _expr("payload", [("NFTA_PAYLOAD_DREG", be32(dreg)), ("NFTA_PAYLOAD_BASE", be32(base)),
-                             ("NFTA_PAYLOAD_OFFSET", be32(offset)),
-                             ("NFTA_PAYLOAD_LEN", be32(length))])
+    return _expr("payload", [("NFTA_PAYLOAD_DREG", dreg), ("NFTA_PAYLOAD_BASE", base),
+                             ("NFTA_PAYLOAD_OFFSET", offset),
+                             ("NFTA_PAYLOAD_LEN", length)])
 
 
 def meta(key: int, dreg: int = nf.NFT_REG_1) -> Item:
     """Load packet metadata (NFT_META_*) into ``dreg``."""
-    return _expr("meta", [("NFTA_META_DREG", be32(dreg)), ("NFTA_META_KEY", be32(key))])
+    return _expr("meta", [("NFTA_META_DREG", dreg), ("NFTA_META_KEY", key)])
 
 
 def cmp(op: int, data: bytes, sreg: int = nf.NFT_REG_1) -> Item:
     """Compare ``sreg`` with ``data`` (NFT_CMP_*); the rule stops here when false."""
-    return _expr("cmp", [("NFTA_CMP_SREG", be32(sreg)), ("NFTA_CMP_OP", be32(op)),
+    return _expr("cmp", [("NFTA_CMP_SREG", sreg), ("NFTA_CMP_OP", op),
                          ("NFTA_CMP_DATA", [("NFTA_DATA_VALUE", data)])])
 
 
 def bitwise(mask: bytes, xor: bytes | None = None, sreg: int = nf.NFT_REG_1,
             dreg: int = nf.NFT_REG_1) -> Item:
     """``dreg = (sreg & mask) ^ xor`` over len(mask) bytes (a prefix match is a mask + cmp)."""
-    return _expr("bitwise", [("NFTA_BITWISE_SREG", be32(sreg)),
-                             ("NFTA_BITWISE_DREG", be32(dreg)),
-                             ("NFTA_BITWISE_LEN", be32(len(mask))),
+    return _expr("bitwise", [("NFTA_BITWISE_SREG", sreg),
+                             ("NFTA_BITWISE_DREG", dreg),
+                             ("NFTA_BITWISE_LEN", len(mask)),
                              ("NFTA_BITWISE_MASK", [("NFTA_DATA_VALUE", mask)]),
                              ("NFTA_BITWISE_XOR", [("NFTA_DATA_VALUE",
                                                     xor or bytes(len(mask)))])])
@@ -87,10 +83,10 @@ def bitwise(mask: bytes, xor: bytes | None = None, sreg: int = nf.NFT_REG_1,
 
 def immediate_verdict(code: int, chain: str | None = None) -> Item:
     """Set the verdict: NF_ACCEPT, NF_DROP, or NFT_JUMP/NFT_GOTO with ``chain``."""
-    verdict: list[Item] = [("NFTA_VERDICT_CODE", be32(code))]
+    verdict: list[Item] = [("NFTA_VERDICT_CODE", code)]
     if chain is not None:
         verdict.append(("NFTA_VERDICT_CHAIN", chain))
-    return _expr("immediate", [("NFTA_IMMEDIATE_DREG", be32(nf.NFT_REG_VERDICT)),
+    return _expr("immediate", [("NFTA_IMMEDIATE_DREG", nf.NFT_REG_VERDICT),
                                ("NFTA_IMMEDIATE_DATA", [("NFTA_DATA_VERDICT", verdict)])])
 
 
@@ -101,7 +97,7 @@ def masq() -> Item:
 
 def counter() -> Item:
     """Count packets and bytes (read back with ``rules()``)."""
-    return _expr("counter", [("NFTA_COUNTER_BYTES", be64(0)), ("NFTA_COUNTER_PACKETS", be64(0))])
+    return _expr("counter", [("NFTA_COUNTER_BYTES", 0), ("NFTA_COUNTER_PACKETS", 0)])
 
 
 def comment_userdata(text: str) -> bytes:
@@ -146,7 +142,7 @@ class Op:
         return codec.encode(nf.nft_type(self.msg),
                             uapi.NLM_F_REQUEST | uapi.NLM_F_ACK | self.flags, seq,
                             {"nfgen_family": self.family, "version": nf.NFNETLINK_V0},
-                            self.attrs)
+                            self.attrs, protocol=NETFILTER)
 
 
 def _family_name(family: int) -> str:
@@ -171,11 +167,11 @@ def add_chain(family: int, table: str, name: str, hook: int | None = None, prior
     attrs: list[Item] = [("NFTA_CHAIN_TABLE", table), ("NFTA_CHAIN_NAME", name)]
     doing = "add chain %s %s %s" % (_family_name(family), table, name)
     if hook is not None:
-        attrs.append(("NFTA_CHAIN_HOOK", [("NFTA_HOOK_HOOKNUM", be32(hook)),
-                                          ("NFTA_HOOK_PRIORITY", be32(priority))]))
+        attrs.append(("NFTA_CHAIN_HOOK", [("NFTA_HOOK_HOOKNUM", hook),
+                                          ("NFTA_HOOK_PRIORITY", priority)]))
         attrs.append(("NFTA_CHAIN_TYPE", chain_type))
         if policy is not None:
-            attrs.append(("NFTA_CHAIN_POLICY", be32(policy)))
+            attrs.append(("NFTA_CHAIN_POLICY", policy))
         doing += " (type %s hook %s priority %d)" % (chain_type,
                                                      nf.HOOK_NAMES.get(hook, hook), priority)
     return Op(nf.NFT_MSG_NEWCHAIN, uapi.NLM_F_CREATE, family, attrs, doing)
@@ -209,20 +205,15 @@ def add_rule(family: int, table: str, chain: str, exprs: Sequence[Item],
 def del_rule(family: int, table: str, chain: str, handle: int) -> Op:
     return Op(nf.NFT_MSG_DELRULE, 0, family, [("NFTA_RULE_TABLE", table),
                                               ("NFTA_RULE_CHAIN", chain),
-                                              ("NFTA_RULE_HANDLE", be64(handle))],
+                                              ("NFTA_RULE_HANDLE", handle)],
               "delete rule %d of %s %s %s" % (handle, _family_name(family), table, chain))
 
 
 def _marker(msg_type: int, seq: int) -> bytes:
-    """NFNL_MSG_BATCH_BEGIN/END: nlmsghdr + nfgenmsg with res_id = NFNL_SUBSYS_NFTABLES.
-
-    Packed here from the declared structs, not by ``codec.encode``: the core's message table is
-    keyed by type alone, and 0x10/0x11 are RTM_NEWLINK/RTM_DELLINK there.
-    """
-    body = struct.pack(nf.NFGENMSG.format, nf.NFPROTO_UNSPEC, nf.NFNETLINK_V0,
-                       nf.be16(nf.NFNL_SUBSYS_NFTABLES))
-    return struct.pack(uapi.NLMSGHDR.format, uapi.NLMSGHDR.size + len(body), msg_type,
-                       uapi.NLM_F_REQUEST, seq, 0) + body
+    """NFNL_MSG_BATCH_BEGIN/END: nfgenmsg with res_id = the subsystem the batch is for."""
+    return codec.encode(msg_type, uapi.NLM_F_REQUEST, seq,
+                        {"nfgen_family": nf.NFPROTO_UNSPEC, "version": nf.NFNETLINK_V0,
+                         "res_id": nf.NFNL_SUBSYS_NFTABLES}, protocol=NETFILTER)
 
 
 def batch_bytes(ops: Sequence[Op], first_seq: int) -> tuple[bytes, list[int]]:
@@ -244,57 +235,25 @@ class NfSocket(nlsocket.NetlinkSocket):
     __slots__ = ()
 
     def __init__(self, label: str = "", trace: Trace | None = None) -> None:
-        # The core socket is NETLINK_ROUTE-only; make ours and fill in the same slots.
-        sock = _socket.socket(uapi.AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC,
-                              nf.NETLINK_NETFILTER)
-        for option in (uapi.NETLINK_EXT_ACK, uapi.NETLINK_CAP_ACK):
-            try:
-                sock.setsockopt(uapi.SOL_NETLINK, option, 1)
-            except OSError:
-                pass
-        self._sock = sock
-        self._seq = 0
-        self._buf = bytearray(nlsocket.RECV_BUFFER)
-        self.label = label
-        self.trace = trace
+        super().__init__(label, trace, protocol=NETFILTER)
 
     def transaction(self, ops: Sequence[Op]) -> None:
         """Apply ``ops`` atomically; NetlinkError (naming the failing op) if the kernel refuses."""
         if not ops:
             return
-        data, seqs = batch_bytes(ops, self._seq + 1)
-        self._seq = (seqs[-1] + 1) & 0xFFFFFFFF
+        data, seqs = batch_bytes(ops, self.next_seqs(len(ops) + 2))
         self.send_bytes(data)
         answers: dict[int, codec.Message] = {}
-        for message in self._drain():
+        for message in self.drain():
             if message.type == uapi.NLMSG_ERROR and message.seq in seqs:
                 answers.setdefault(message.seq, message)
         for op, seq in zip(ops, seqs):
             answer = answers.get(seq)
-            if answer is not None and answer.error:
-                offset = answer.attrs.get_int("NLMSGERR_ATTR_OFFS")
-                raise NetlinkError(-answer.error, op.doing,
-                                   answer.attrs.get_str("NLMSGERR_ATTR_MSG"), offset,
-                                   None if offset is None else codec.attr_path_at(
-                                       op.encode(seq), offset))
+            if answer is not None:
+                nlsocket.raise_if_error(answer, op.doing, op.encode(seq))
         missing = [op.doing for op, seq in zip(ops, seqs) if seq not in answers]
         if missing:
             raise NetlinkError(EAGAIN, missing[0], "no acknowledgement from the kernel")
-
-    def _drain(self) -> list[codec.Message]:
-        """Every datagram already queued on the socket (the batch's answers), without waiting."""
-        messages: list[codec.Message] = []
-        for _ in range(100_000):                  # bounded: one datagram per answer at most
-            try:
-                n = self._sock.recv_into(self._buf, len(self._buf),
-                                         MSG_DONTWAIT | nlsocket.MSG_TRUNC)
-            except BlockingIOError:
-                break
-            data = bytes(self._buf[:min(n, len(self._buf))])
-            if self.trace is not None:
-                self.trace("recv", self.label, data)
-            messages.extend(codec.decode(data))
-        return messages
 
 
 # --------------------------------------------------------------------------------------------
@@ -308,9 +267,9 @@ class Table:
         assert m.fixed is not None
         self.family: int = m.fixed["nfgen_family"]
         self.name: str = m.attrs.get_str("NFTA_TABLE_NAME") or ""
-        self.handle: int | None = from_be(m.attrs.get("NFTA_TABLE_HANDLE"))
-        self.flags: int = from_be(m.attrs.get("NFTA_TABLE_FLAGS")) or 0
-        self.use: int = from_be(m.attrs.get("NFTA_TABLE_USE")) or 0
+        self.handle: int | None = m.attrs.get_int("NFTA_TABLE_HANDLE")
+        self.flags: int = m.attrs.get_int("NFTA_TABLE_FLAGS") or 0
+        self.use: int = m.attrs.get_int("NFTA_TABLE_USE") or 0
 
     def __repr__(self) -> str:
         return "Table(%s %s)" % (_family_name(self.family), self.name)
@@ -325,13 +284,12 @@ class Chain:
         self.family: int = m.fixed["nfgen_family"]
         self.table: str = a.get_str("NFTA_CHAIN_TABLE") or ""
         self.name: str = a.get_str("NFTA_CHAIN_NAME") or ""
-        self.handle: int | None = from_be(a.get("NFTA_CHAIN_HANDLE"))
+        self.handle: int | None = a.get_int("NFTA_CHAIN_HANDLE")
         hook = a.get_attrs("NFTA_CHAIN_HOOK")
-        self.hook: int | None = from_be(hook.get("NFTA_HOOK_HOOKNUM")) if hook else None
-        self.priority: int | None = (from_be(hook.get("NFTA_HOOK_PRIORITY"), signed=True)
-                                     if hook else None)
+        self.hook: int | None = hook.get_int("NFTA_HOOK_HOOKNUM") if hook else None
+        self.priority: int | None = hook.get_int("NFTA_HOOK_PRIORITY") if hook else None
         self.type: str | None = a.get_str("NFTA_CHAIN_TYPE")
-        self.policy: int | None = from_be(a.get("NFTA_CHAIN_POLICY"))
+        self.policy: int | None = a.get_int("NFTA_CHAIN_POLICY")
 
     def __repr__(self) -> str:
         return "Chain(%s %s %s hook=%s prio=%s)" % (_family_name(self.family), self.table,
@@ -349,7 +307,7 @@ class Rule:
         self.family: int = m.fixed["nfgen_family"]
         self.table: str = a.get_str("NFTA_RULE_TABLE") or ""
         self.chain: str = a.get_str("NFTA_RULE_CHAIN") or ""
-        self.handle: int = from_be(a.get("NFTA_RULE_HANDLE")) or 0
+        self.handle: int = a.get_int("NFTA_RULE_HANDLE") or 0
         userdata = a.get("NFTA_RULE_USERDATA")
         self.comment: str | None = comment_of(userdata if isinstance(userdata, bytes) else None)
         self.exprs: list[tuple[str, Attrs]] = []
@@ -366,8 +324,8 @@ class Rule:
         """(packets, bytes) of the rule's counter expression, if it has one."""
         for name, data in self.exprs:
             if name == "counter":
-                return (from_be(data.get("NFTA_COUNTER_PACKETS")) or 0,
-                        from_be(data.get("NFTA_COUNTER_BYTES")) or 0)
+                return (data.get_int("NFTA_COUNTER_PACKETS") or 0,
+                        data.get_int("NFTA_COUNTER_BYTES") or 0)
         return None
 
     def __repr__(self) -> str:

@@ -1,4 +1,8 @@
-"""A NETLINK_ROUTE socket that sends requests, waits for ACKs, collects dumps, raises errors.
+"""A netlink socket that sends requests, waits for ACKs, collects dumps, raises errors.
+
+It speaks NETLINK_ROUTE unless given another protocol's schema
+(``NetlinkSocket(protocol=nf_uapi.NETFILTER)``): the schema says which socket to open, which
+options to turn on and how to encode and decode its messages.
 
 Protocol rules this module enforces, so callers never have to:
 
@@ -13,8 +17,13 @@ Protocol rules this module enforces, so callers never have to:
   truncated: the buffer grows and the dump is redone.
 
 The socket asks for extended ACKs (the kernel's reason in words), capped ACKs (errors do not
-echo our whole request) and strict checking of dump requests. One sendto and one recv per
-simple request.
+echo our whole request) and, for rtnetlink, strict checking of dump requests. One sendto and
+one recv per simple request.
+
+Tracing: ``trace(direction, label, data)`` is called with every datagram sent ("send") and
+received ("recv"); a socket of another protocol than NETLINK_ROUTE adds its schema as a 4th
+argument, so the bytes can be explained in the right vocabulary (hooks written for rtnetlink
+keep working unchanged).
 """
 
 from __future__ import annotations
@@ -24,13 +33,18 @@ TYPE_CHECKING = False   # (importing typing costs milliseconds; mypy treats this
 
 from . import codec, uapi
 from .errors import NetlinkError
+from .uapi import ROUTE
 
 if TYPE_CHECKING:
     from typing import Callable, Iterable, List, Mapping, Optional
 
-    Trace = Callable[[str, str, bytes], None]
+    from .uapi import ProtocolSchema
+
+    # trace(direction, label, data) — and the protocol's schema, for protocols other than ROUTE
+    Trace = Callable[..., None]
 
 MSG_TRUNC = 0x20               # <bits/socket.h>: recv returns the real datagram length
+MSG_DONTWAIT = 0x40            # <bits/socket.h>: do not block when nothing is queued
 EINTR = 4                      # <asm-generic/errno-base.h>
 EMSGSIZE = 90                  # <asm-generic/errno.h>
 DUMP_TRIES = 5                 # how often an interrupted (or truncated) dump is redone
@@ -42,15 +56,16 @@ class _Truncated(Exception):
 
 
 class NetlinkSocket:
-    """One NETLINK_ROUTE socket. It belongs to the namespace of the thread that made it."""
+    """One netlink socket of ``protocol`` (default NETLINK_ROUTE). It belongs to the namespace
+    of the thread that made it."""
 
-    __slots__ = ("_sock", "_seq", "_buf", "label", "trace")
+    __slots__ = ("_sock", "_seq", "_buf", "label", "trace", "protocol")
 
-    def __init__(self, label: str = "", trace: Trace | None = None) -> None:
+    def __init__(self, label: str = "", trace: Trace | None = None, *,
+                 protocol: ProtocolSchema = ROUTE) -> None:
         sock = _socket.socket(uapi.AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC,
-                              uapi.NETLINK_ROUTE)
-        for option in (uapi.NETLINK_EXT_ACK, uapi.NETLINK_CAP_ACK,
-                       uapi.NETLINK_GET_STRICT_CHK):
+                              protocol.number)
+        for option in protocol.socket_options:
             try:
                 sock.setsockopt(uapi.SOL_NETLINK, option, 1)
             except OSError:   # a kernel too old for the option: work without it
@@ -58,6 +73,7 @@ class NetlinkSocket:
         self._sock = sock
         self._seq = 0
         self._buf = bytearray(RECV_BUFFER)
+        self.protocol = protocol    # the schema every message is encoded and decoded with
         self.label = label          # shown in traces, e.g. the namespace path
         self.trace = trace          # trace(direction, label, bytes) for every datagram
 
@@ -89,7 +105,7 @@ class NetlinkSocket:
                 if m.seq != seq:
                     continue                      # a stale answer to an earlier request
                 if m.type == uapi.NLMSG_ERROR:
-                    _raise_if_error(m, doing, sent)
+                    raise_if_error(m, doing, sent)
                     return replies
                 replies.append(m)
 
@@ -124,7 +140,7 @@ class NetlinkSocket:
                     continue
                 redo = redo or bool(m.flags & uapi.NLM_F_DUMP_INTR)
                 if m.type in (uapi.NLMSG_DONE, uapi.NLMSG_ERROR):
-                    _raise_if_error(m, doing, sent)
+                    raise_if_error(m, doing, sent)
                     return None if redo else objects
                 objects.append(m)
 
@@ -132,16 +148,30 @@ class NetlinkSocket:
 
     def _send(self, msg_type: int, flags: int, fixed: Mapping[str, int] | None,
               attrs: Iterable[codec.Item]) -> tuple[int, bytes]:
-        self._seq = (self._seq + 1) & 0xFFFFFFFF
-        data = codec.encode(msg_type, flags, self._seq, fixed, attrs)
+        seq = self.next_seqs(1)
+        data = codec.encode(msg_type, flags, seq, fixed, attrs, protocol=self.protocol)
         self.send_bytes(data)
-        return self._seq, data
+        return seq, data
+
+    def next_seqs(self, count: int) -> int:
+        """Reserve ``count`` consecutive sequence numbers; returns the first. (A batch of
+        several messages in one datagram needs one number per message.)"""
+        first = (self._seq + 1) & 0xFFFFFFFF
+        self._seq = (self._seq + count) & 0xFFFFFFFF
+        return first
 
     def send_bytes(self, data: bytes) -> None:
-        """Send one already-encoded message to the kernel (port id 0)."""
-        if self.trace is not None:
-            self.trace("send", self.label, data)
+        """Send already-encoded messages (one datagram) to the kernel (port id 0)."""
+        self._traced("send", data)
         self._sock.sendto(data, (0, 0))
+
+    def _traced(self, direction: str, data: bytes) -> None:
+        if self.trace is None:
+            return
+        if self.protocol is ROUTE:
+            self.trace(direction, self.label, data)
+        else:
+            self.trace(direction, self.label, data, self.protocol)
 
     def recv_bytes(self) -> bytes:
         """Receive one datagram (one or more messages). Raises _Truncated if it did not fit."""
@@ -150,24 +180,39 @@ class NetlinkSocket:
             self._buf = bytearray(codec.align(n) * 2)
             raise _Truncated(n)
         data = bytes(self._buf[:n])
-        if self.trace is not None:
-            self.trace("recv", self.label, data)
+        self._traced("recv", data)
         return data
+
+    def drain(self) -> list[codec.Message]:
+        """Every message already queued on the socket, without waiting for more.
+
+        For batches: the kernel handles a datagram inside our ``sendto``, so when it returns
+        every answer to it is already queued."""
+        messages: list[codec.Message] = []
+        for _ in range(100_000):                  # bounded: one datagram per answer at most
+            try:
+                n = self._sock.recv_into(self._buf, len(self._buf), MSG_DONTWAIT | MSG_TRUNC)
+            except BlockingIOError:
+                break
+            data = bytes(self._buf[:min(n, len(self._buf))])
+            self._traced("recv", data)
+            messages.extend(codec.decode(data, self.protocol))
+        return messages
 
     def _receive(self, doing: str, dumping: bool = False) -> list[codec.Message]:
         try:
-            return codec.decode(self.recv_bytes())
+            return codec.decode(self.recv_bytes(), self.protocol)
         except _Truncated as e:
             if dumping:
                 raise
             raise NetlinkError(EMSGSIZE, doing, "reply of %s bytes did not fit" % e) from None
 
 
-def _raise_if_error(m: codec.Message, doing: str, request: bytes) -> None:
+def raise_if_error(m: codec.Message, doing: str, request: bytes) -> None:
     """Turn an NLMSG_ERROR / NLMSG_DONE carrying a negative errno into NetlinkError, naming
     the attribute of ``request`` the kernel pointed at (NLMSGERR_ATTR_OFFS), if any."""
     if m.error is None or m.error >= 0:
         return
     offset = m.attrs.get_int("NLMSGERR_ATTR_OFFS")
-    attr = None if offset is None else codec.attr_path_at(request, offset)
+    attr = None if offset is None else codec.attr_path_at(request, offset, m.protocol)
     raise NetlinkError(-m.error, doing, m.attrs.get_str("NLMSGERR_ATTR_MSG"), offset, attr)

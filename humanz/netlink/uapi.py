@@ -6,7 +6,14 @@ Hold this file next to the header named in each comment and the numbers line up 
 ``test_uapi_numbers_match_headers`` checks them against ``/usr/include/linux``).
 
 Byte order: netlink carries integers in the *host's* byte order ("=" in ``struct`` terms),
-except where an attribute says otherwise (``BE16``, or the NLA_F_NET_BYTEORDER flag).
+except where the header says ``__be16``/``__be32``/``__be64``: attributes of kind ``BE16``,
+``BE32``, ``BE64`` (and ``SBE32``), and struct fields whose format starts with ``">"``.
+
+A :class:`ProtocolSchema` bundles one netlink protocol's vocabulary — its socket number, its
+message table, its attribute sets and structs. :data:`ROUTE` (NETLINK_ROUTE) is declared at
+the end of this file; other protocols declare theirs in their own module
+(``nf_uapi.NETFILTER``) and never add to the tables here: message numbers are only unique
+within one protocol (0x10 is RTM_NEWLINK here and NFNL_MSG_BATCH_BEGIN on NETLINK_NETFILTER).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import struct
 TYPE_CHECKING = False   # (importing typing costs milliseconds; mypy treats this as True)
 
 if TYPE_CHECKING:
-    from typing import Dict, Optional, Tuple, Union
+    from typing import Dict, Optional, Sequence, Tuple, Union
 
 # --------------------------------------------------------------------------------------------
 # Constants outside the tables
@@ -84,9 +91,11 @@ RTM_GETADDR = 22
 RTM_NEWROUTE = 24
 RTM_DELROUTE = 25
 RTM_GETROUTE = 26
+# the control messages every netlink protocol shares (their numbers are below NLMSG_MIN_TYPE)
+CONTROL_MESSAGE_NAMES = {NLMSG_NOOP: "NLMSG_NOOP", NLMSG_ERROR: "NLMSG_ERROR",
+                         NLMSG_DONE: "NLMSG_DONE", NLMSG_OVERRUN: "NLMSG_OVERRUN"}
 MESSAGE_NAMES = {
-    NLMSG_NOOP: "NLMSG_NOOP", NLMSG_ERROR: "NLMSG_ERROR", NLMSG_DONE: "NLMSG_DONE",
-    NLMSG_OVERRUN: "NLMSG_OVERRUN",
+    **CONTROL_MESSAGE_NAMES,
     RTM_NEWLINK: "RTM_NEWLINK", RTM_DELLINK: "RTM_DELLINK", RTM_GETLINK: "RTM_GETLINK",
     RTM_SETLINK: "RTM_SETLINK",
     RTM_NEWADDR: "RTM_NEWADDR", RTM_DELADDR: "RTM_DELADDR", RTM_GETADDR: "RTM_GETADDR",
@@ -198,6 +207,7 @@ NSFS_MAGIC = 0x6E736673
 
 # --------------------------------------------------------------------------------------------
 # Fixed structures: (C field name, struct format character, value names or None)
+#   The format is in host byte order; a leading ">" marks a big-endian (__be16, ...) field.
 #   A value-names table is either {value: name} (an enumeration) or ("flags", {bit: name}).
 # --------------------------------------------------------------------------------------------
 
@@ -207,21 +217,36 @@ if TYPE_CHECKING:
 
 
 class StructSpec:
-    """One C struct: its name, its fields in order, and the ``struct`` format that packs it."""
+    """One C struct: its name, its fields in order, their offsets and sizes, and how to pack it.
 
-    __slots__ = ("name", "fields", "format", "size", "offsets")
+    C structs in netlink have no padding between these fields, so each field sits right after
+    the previous one. A struct whose fields are all in host order is packed with one
+    ``struct.Struct``; one with a big-endian field (nfgenmsg's ``res_id``) field by field.
+    """
+
+    __slots__ = ("name", "fields", "size", "offsets", "sizes", "_whole", "_parts")
 
     def __init__(self, name: str, fields: tuple[Field, ...]) -> None:
         self.name = name
         self.fields = fields
-        self.format = "=" + "".join(f[1] for f in fields)
-        self.size = struct.calcsize(self.format)
-        offsets = []
-        at = 0
-        for field in fields:
-            offsets.append(at)
-            at += struct.calcsize("=" + field[1])
-        self.offsets = tuple(offsets)
+        parts = [struct.Struct(f[1] if f[1].startswith(">") else "=" + f[1]) for f in fields]
+        self.sizes = tuple(p.size for p in parts)
+        self.offsets = tuple(sum(self.sizes[:i]) for i in range(len(fields)))
+        self.size = sum(self.sizes)
+        mixed = any(f[1].startswith(">") for f in fields)
+        self._whole = None if mixed else struct.Struct("=" + "".join(f[1] for f in fields))
+        self._parts = tuple(zip(parts, self.offsets)) if mixed else ()
+
+    def unpack_from(self, data: bytes, pos: int) -> tuple[int, ...]:
+        """The field values of the struct at ``data[pos]`` (the caller checked the length)."""
+        if self._whole is not None:
+            return self._whole.unpack_from(data, pos)
+        return tuple(part.unpack_from(data, pos + at)[0] for part, at in self._parts)
+
+    def pack(self, values: Sequence[int]) -> bytes:
+        if self._whole is not None:
+            return self._whole.pack(*values)
+        return b"".join(part.pack(v) for (part, _), v in zip(self._parts, values))
 
 
 LINK_FLAGS = ("flags", LINK_FLAG_NAMES)
@@ -229,7 +254,7 @@ LINK_FLAGS = ("flags", LINK_FLAG_NAMES)
 # <linux/netlink.h> struct nlmsghdr — 16 bytes at the start of every message
 NLMSGHDR = StructSpec("nlmsghdr", (
     ("nlmsg_len", "I", None),     # whole message, header included, padding excluded
-    ("nlmsg_type", "H", MESSAGE_NAMES),
+    ("nlmsg_type", "H", None),    # named by the message's protocol (ProtocolSchema)
     ("nlmsg_flags", "H", None),   # named by the explain formatter (meaning depends on type)
     ("nlmsg_seq", "I", None),
     ("nlmsg_pid", "I", None),     # sender's port id; 0 = the kernel
@@ -292,7 +317,10 @@ U16 = "u16"
 U32 = "u32"
 S32 = "s32"
 U64 = "u64"
-BE16 = "be16"          # network byte order (ports, VLAN protocol)
+BE16 = "be16"          # __be16: network byte order (ports, VLAN protocol)
+BE32 = "be32"          # __be32 (nf_tables puts nearly every integer in network byte order)
+SBE32 = "sbe32"        # a __be32 that carries a signed C int (hook priorities, verdict codes)
+BE64 = "be64"          # __be64 (nf_tables handles, counters)
 STRING = "string"      # NUL-terminated text
 BYTES = "bytes"        # opaque; shown as hex
 MAC = "mac"            # link-layer address, "aa:bb:cc:dd:ee:ff"
@@ -306,7 +334,8 @@ SWITCH = "switch"      # arg: (key, {key value: set name}); key "family" = the m
                        # otherwise the name of a sibling attribute holding a string
 SWITCH_F = "switch+F"  # as SWITCH, and sent with NLA_F_NESTED set
 
-SCALAR_FORMATS = {U8: "=B", U16: "=H", U32: "=I", S32: "=i", U64: "=Q", BE16: ">H"}
+SCALAR_FORMATS = {U8: "=B", U16: "=H", U32: "=I", S32: "=i", U64: "=Q",
+                  BE16: ">H", BE32: ">I", SBE32: ">i", BE64: ">Q"}
 
 if TYPE_CHECKING:
     AttrDecl = Union[Tuple[str, str], Tuple[str, str, object]]
@@ -342,7 +371,11 @@ class AttrSpec:
 
 
 class AttrSet:
-    """A numbered attribute space (one C enum): number → spec, and name → spec for encoding."""
+    """A numbered attribute space (one C enum): number → spec, and name → spec for encoding.
+
+    Nested kinds name their children's set (or struct) by name; the names are looked up in
+    the attribute sets of the protocol being decoded (``ProtocolSchema.attr_sets``).
+    """
 
     __slots__ = ("name", "header", "by_number", "by_name")
 
@@ -357,7 +390,7 @@ class AttrSet:
             self.by_name[spec.name] = spec
 
 
-ATTR_SETS: dict[str, AttrSet] = {}
+ATTR_SETS: dict[str, AttrSet] = {}     # NETLINK_ROUTE's attribute sets, by name
 
 
 def _declare(name: str, header: str, decls: dict[int, AttrDecl]) -> AttrSet:
@@ -636,3 +669,53 @@ MESSAGES: dict[int, tuple[StructSpec, AttrSet]] = {
     RTM_NEWADDR: (IFADDRMSG, IFA), RTM_DELADDR: (IFADDRMSG, IFA), RTM_GETADDR: (IFADDRMSG, IFA),
     RTM_NEWROUTE: (RTMSG, RTA), RTM_DELROUTE: (RTMSG, RTA), RTM_GETROUTE: (RTMSG, RTA),
 }
+
+# --------------------------------------------------------------------------------------------
+# Protocols: one schema per netlink protocol (socket number)
+# --------------------------------------------------------------------------------------------
+
+_VERBS = ("NEW", "DEL", "GET", "SET")
+
+
+class ProtocolSchema:
+    """Everything the codec needs to speak one netlink protocol.
+
+    ``number`` is the socket protocol (NETLINK_ROUTE = 0); ``messages`` maps a message type
+    to its fixed struct and attribute set; ``message_names`` names the types (the control
+    messages NLMSG_* are added: every protocol shares them); ``attr_sets`` and ``structs``
+    resolve the names nested attributes refer to (NLMSGERR_ATTR, for extended ACKs, is
+    added); ``socket_options`` are the SOL_NETLINK options a socket of this protocol turns on.
+    """
+
+    __slots__ = ("name", "number", "messages", "message_names", "attr_sets", "structs",
+                 "socket_options")
+
+    def __init__(self, name: str, number: int,
+                 messages: dict[int, tuple[StructSpec, AttrSet]], message_names: dict[int, str],
+                 attr_sets: dict[str, AttrSet], structs: dict[str, StructSpec],
+                 socket_options: tuple[int, ...]) -> None:
+        self.name = name
+        self.number = number
+        self.messages = messages
+        self.message_names = {**CONTROL_MESSAGE_NAMES, **message_names}
+        self.attr_sets = {NLMSGERR_ATTRS.name: NLMSGERR_ATTRS, **attr_sets}
+        self.structs = {NLMSGHDR.name: NLMSGHDR, NLMSGERR.name: NLMSGERR, **structs}
+        self.socket_options = socket_options
+
+    def message_name(self, msg_type: int) -> str:
+        return self.message_names.get(msg_type, "type %d" % msg_type)
+
+    def verb(self, msg_type: int) -> str:
+        """"NEW", "DEL", "GET" or "SET" as the message's name says (RTM_NEWLINK,
+        NFT_MSG_DELRULE), "" for others: it decides what the nlmsg_flags bits above 0xff mean."""
+        last = self.message_names.get(msg_type, "").rsplit("_", 1)[-1]
+        return next((verb for verb in _VERBS if last.startswith(verb)), "")
+
+    def __repr__(self) -> str:
+        return "<netlink protocol %s (%d)>" % (self.name, self.number)
+
+
+# NETLINK_ROUTE: links, addresses, routes. Strict checking makes the kernel refuse bad dump
+# requests instead of ignoring the filters in them.
+ROUTE = ProtocolSchema("NETLINK_ROUTE", NETLINK_ROUTE, MESSAGES, MESSAGE_NAMES, ATTR_SETS,
+                       STRUCTS, (NETLINK_EXT_ACK, NETLINK_CAP_ACK, NETLINK_GET_STRICT_CHK))
