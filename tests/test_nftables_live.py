@@ -168,3 +168,26 @@ def test_masquerade_makes_the_outside_answer_the_node(make_netns: Callable[[], s
         (rule,) = client.rules(INET, masquerade.TABLE, masquerade.POSTROUTING)
         counted = rule.counter()
         assert counted is not None and counted[0] >= 1
+
+
+def test_trace_hook_gets_the_protocol_and_explains_batches(netns: str) -> None:
+    """An nf_tables socket hands its schema to the trace hook, so the explain tracer names
+    0x10 NFNL_MSG_BATCH_BEGIN (not RTM_NEWLINK, its number on NETLINK_ROUTE)."""
+    import io
+
+    from humanz.netlink.explain import tracer
+    seen: list[tuple[Any, ...]] = []
+    out = io.StringIO()
+    show = tracer(out)
+
+    def hook(*args: Any) -> None:
+        seen.append(args)
+        show(*args)
+
+    with n.Nft("/run/netns/" + netns, trace=hook) as client:
+        client.commit([n.add_table(INET, "hzt")])
+    assert seen[0][0] == "send" and {a[0] for a in seen[1:]} == {"recv"}
+    assert all(a[3] is nf.NETFILTER for a in seen)
+    text = out.getvalue()
+    assert "NFNL_MSG_BATCH_BEGIN" in text and "NFT_MSG_NEWTABLE" in text
+    assert "NFNL_MSG_BATCH_END" in text and "RTM_" not in text
