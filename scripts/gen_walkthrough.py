@@ -103,6 +103,9 @@ def traced_run() -> tuple[str, dict[str, str]]:
                 _ip("netns", "add", ns)
                 made.append(ns)
                 _ip("-n", ns, "link", "set", "lo", "up")
+            # a new namespace copies the machine's IPv4 forwarding setting: start from off,
+            # as on a fresh node, so the page shows the plugin turning it on
+            _ip("netns", "exec", host, "sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward")
             trace = tmp + "/trace"
             run_plugin("ADD", host, pod, tmp, trace)
             run_plugin("DEL", host, pod, tmp, trace)
