@@ -24,8 +24,8 @@ from typing import Any, Iterator
 import pytest
 
 from plugin_harness import PLUGIN, REPO, TIMEOUT, Node, netns_path
-from torture_kit import (Sandbox, container_state, crash_trial, finish, host_state, spawn,
-                         store_problems, typical_duration)
+from torture_kit import (Sandbox, container_state, crash_trial, finish, host_state, settle,
+                         spawn, store_problems, typical_duration)
 
 TRIALS = int(os.environ.get("HUMANZ_CRASH_TRIALS", "40"))
 FIRST_SEED = int(os.environ.get("HUMANZ_TORTURE_SEED", "7000"))
@@ -91,6 +91,7 @@ def test_read_only_store(box: Sandbox, node: Node, mount_dir: Any) -> None:
     subprocess.run(["mount", "-o", "remount,ro", str(Path(node.data_dir).parent)], check=True,
                    timeout=TIMEOUT)
     ns = node.make_netns()
+    settle(node)
     before = host_state(node), container_state(ns)
     out = node.run("ADD", conf, cid="cid-" + ns, netns=netns_path(ns))
     assert out.rc == 1 and out.code == 5 and out.err == "", out
@@ -139,6 +140,7 @@ def test_no_inode_left_at_each_write_of_an_add(box: Sandbox, node: Node, mount_d
     node.add(conf, warm)  # directories, lock and cursor exist; one reservation is live
     fillers = _fill_inodes(fs, free_inodes)
     ns = node.make_netns()
+    settle(node)
     before = host_state(node), container_state(ns)
     out = node.run("ADD", conf, cid="cid-" + ns, netns=netns_path(ns))
     assert out.rc == 1 and out.code == 5 and "No space left" in out.data["msg"], out
@@ -168,6 +170,7 @@ def test_no_block_left(box: Sandbox, node: Node, mount_dir: Any) -> None:
         except OSError:
             pass
     ns = node.make_netns()
+    settle(node)
     before = host_state(node), container_state(ns)
     out = node.run("ADD", conf, cid="cid-" + ns, netns=netns_path(ns))
     assert out.rc == 1 and out.code == 5 and "No space left" in out.data["msg"], out

@@ -156,6 +156,36 @@ def host_state(node: Node) -> dict[str, Any]:
     return state
 
 
+def settle(node: Node, seconds: float = 10.0) -> None:
+    """Wait (bounded) until the host stops changing on its own. After an ADD the kernel gives
+    the bridge and the veth IPv6 link-local addresses, and adds their local routes only once
+    duplicate address detection is over (a second or two later): a before/after comparison
+    would blame that on the next call."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        addrs = node.ip_json("addr", "show")
+        if not any(i.get("tentative") for a in addrs for i in a.get("addr_info", [])):
+            break
+        time.sleep(0.1)
+    previous = host_state(node)
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        current = host_state(node)
+        if current == previous:
+            return
+        previous = current
+
+
+def changes(before: tuple[dict[str, Any], Any], after: tuple[dict[str, Any], Any]) -> list[str]:
+    """What differs between two (host_state, container_state) pairs, for a readable failure."""
+    out = ["host %s changed: %r -> %r" % (key, str(before[0][key])[:2000],
+                                          str(after[0][key])[:2000])
+           for key in before[0] if before[0][key] != after[0][key]]
+    if before[1] != after[1]:
+        out.append("the container changed: %r -> %r" % (before[1], after[1]))
+    return out
+
+
 def container_state(ns: str) -> tuple[str, str, str]:
     return (ip("-j", "link", "show", netns=ns).stdout, ip("-j", "addr", netns=ns).stdout,
             ip("-j", "route", "show", "table", "all", netns=ns).stdout)
@@ -373,15 +403,25 @@ class Round:
         self.problems: list[str] = []
 
 
-def concurrency_round(box: Sandbox, node: Node, adds: int = 100, others: int = 30,
-                      subnet: str = "100.64.16.0/25") -> Round:
-    """``others`` containers are added first; then ``adds`` new ADDs start together with a
-    DEL of half the others and a CHECK of the other half. On a /25 (125 addresses) 100 + 30
-    may not all fit while the DELs are still running: an ADD then must fail with code 101,
-    never anything else. Afterwards: no address twice, the store consistent and exactly the
-    live attachments reserved, one bridge port per live container, failed ADDs left nothing."""
-    rnd = Round()
+def round_conf(node: Node, subnet: str = "100.64.16.0/25",
+               range_end: str | None = "100.64.16.111") -> dict[str, Any]:
+    """The round's network: by default 110 addresses (.2 to .111), fewer than the 115
+    containers that would be live at the end, so some ADDs must be refused."""
     conf = node.conf(subnet=subnet)
+    if range_end:
+        conf["ipam"]["ranges"] = [[{"subnet": subnet, "rangeEnd": range_end}]]
+    return conf
+
+
+def concurrency_round(box: Sandbox, node: Node, adds: int = 100, others: int = 30,
+                      conf: dict[str, Any] | None = None) -> Round:
+    """``others`` containers are added first; then ``adds`` new ADDs start together with a
+    DEL of half the others and a CHECK of the other half. When the range cannot hold
+    everyone an ADD must fail with code 101, never anything else. Afterwards: no address
+    twice, the store consistent and exactly the live attachments reserved, one bridge port
+    per live container, refused ADDs left nothing in their namespace."""
+    rnd = Round()
+    conf = conf or round_conf(node)
     old = [box.make_netns() for _ in range(others)]
     old_results = {}
     for ns in old:
@@ -453,3 +493,244 @@ def release_all(node: Node, namespaces: Iterator[str] | list[str], conf: dict[st
     procs = [spawn(node, "DEL", conf, "cid-" + ns, netns_path(ns)) for ns in namespaces]
     for proc in procs:
         finish(proc)
+
+
+# ============================================================================================
+# The bad-input corpus
+# ============================================================================================
+
+class BadInput:
+    """One input the plugin must refuse: ``code`` (or one of several) and ``words`` that the
+    message or details must contain, so the answer names the problem."""
+
+    __slots__ = ("name", "command", "stdin", "kw", "codes", "words")
+
+    def __init__(self, name: str, command: str, stdin: Any, codes: int | tuple[int, ...],
+                 words: str, **kw: Any) -> None:
+        self.name = name
+        self.command = command
+        self.stdin = stdin
+        self.codes = codes if isinstance(codes, tuple) else (codes,)
+        self.words = words
+        self.kw = kw
+
+    def __repr__(self) -> str:
+        return "BadInput(%s)" % self.name
+
+
+def _with(conf: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A deep copy of ``conf`` with ``path`` ("ipam.ranges", "runtimeConfig.ips") set."""
+    out: dict[str, Any] = json.loads(json.dumps(conf))
+    node: dict[str, Any] = out
+    keys = path.split(".")
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+    return out
+
+
+def _ranges(conf: dict[str, Any], *ranges: dict[str, Any]) -> dict[str, Any]:
+    return _with(conf, "ipam.ranges", [[r] for r in ranges])
+
+
+# Wrong types, one field at a time: (dotted path, value, words the answer must contain).
+WRONG_TYPES: list[tuple[str, Any, str]] = [
+    ("name", 5, "name"), ("name", ["a"], "name"), ("type", 5, "type"),
+    ("bridge", 5, "bridge"), ("bridge", "", "bridge"), ("isGateway", "true", "isGateway"),
+    ("isDefaultGateway", 1, "isDefaultGateway"), ("forceAddress", "no", "forceAddress"),
+    ("ipMasq", "true", "ipMasq"), ("hairpinMode", [], "hairpinMode"),
+    ("promiscMode", {}, "promiscMode"), ("portIsolation", 0, "portIsolation"),
+    ("enabledad", "yes", "enabledad"), ("mtu", "1500", "mtu"), ("mtu", 1500.5, "mtu"),
+    ("mtu", True, "mtu"), ("logFile", 5, "logFile"), ("logLevel", 1, "logLevel"),
+    ("dns", "x", "dns"), ("dns.nameservers", "100.64.0.53", "nameservers"),
+    ("dns.search", [1], "search"), ("ipam", "x", "ipam"), ("ipam", [], "ipam"),
+    ("ipam.type", 5, "ipam.type"), ("ipam.subnet", 5, "subnet"),
+    ("ipam.ranges", "x", "ipam.ranges"), ("ipam.ranges", [["x"]], "ipam.ranges[0][0]"),
+    ("ipam.ranges", [[{"subnet": 5}]], "ipam.ranges[0][0].subnet"),
+    ("ipam.ranges", [[]], "ipam.ranges[0]"), ("ipam.ranges", [{}], "ipam.ranges[0]"),
+    ("ipam.routes", "x", "ipam.routes"), ("ipam.routes", [1], "ipam.routes[0]"),
+    ("ipam.routes", [{"dst": 5}], "ipam.routes[0].dst"),
+    ("ipam.routes", [{"dst": "0.0.0.0/0", "gw": 5}], "ipam.routes[0].gw"),
+    ("ipam.dataDir", 5, "ipam.dataDir"), ("ipam.dataDir", "relative/dir", "ipam.dataDir"),
+    ("ipam.resolvConf", 5, "ipam.resolvConf"), ("runtimeConfig", "x", "runtimeConfig"),
+    ("runtimeConfig.ips", "100.64.1.9", "runtimeConfig.ips"),
+    ("runtimeConfig.ips", [5], "runtimeConfig.ips"), ("runtimeConfig.mac", 5, "runtimeConfig.mac"),
+    ("runtimeConfig.ipRanges", "x", "runtimeConfig.ipRanges"), ("args", "x", "args"),
+    ("args.cni", "x", "args.cni"), ("args.cni.ips", "x", "args.cni.ips"),
+    ("args.cni.mac", ["x"], "args.cni.mac"), ("prevResult", "x", "prevResult"),
+    ("network", 5, "network"),
+]
+
+
+def bad_inputs(node: Node, ns: str, scratch: Path) -> list[BadInput]:
+    """The corpus: more than a hundred inputs, each to be refused with a coded error naming
+    its problem and with no change on the host. ``ns`` is the target container; ``scratch``
+    the directory make_scratch_files filled."""
+    conf = node.conf()
+    text = json.dumps(conf)
+    cases: list[BadInput] = []
+
+    def add(name: str, command: str, stdin: Any, codes: int | tuple[int, ...], words: str,
+            **kw: Any) -> None:
+        cases.append(BadInput(name, command, stdin, codes, words, **kw))
+
+    # ---- not JSON, or not an object -------------------------------------------------------
+    for part in (4, 2):
+        add("truncated to 1/%d" % part, "ADD", text[:len(text) // part], 6, "decode")
+    add("truncated by one byte", "ADD", text[:-1], 6, "decode")
+    for doc in ("null", "42", '"conf"', "true"):
+        add("JSON %s" % doc, "ADD", doc, 6, "object")
+    add("invalid UTF-8", "ADD", text.encode()[:20] + b"\xff\xfe" + text.encode()[20:], 6,
+        "decode")
+    add("NaN", "ADD", text[:-1] + ', "mtu": NaN}', 6, "decode")
+    add("trailing garbage", "ADD", text + "x", 6, "decode")
+    add("nested 100000 deep", "ADD", "[" * 100000, 6, "decode")
+    add("NUL byte", "ADD", b"{\x00}", 6, "decode")
+    add("byte order mark", "ADD", b"\xef\xbb\xbf" + text.encode(), 6, "decode")
+    # ---- versions -------------------------------------------------------------------------
+    for version in ("0.5.0", "1.2.0", "", "1.0", " 1.0.0", "v1.0.0"):
+        add("cniVersion %r" % version, "ADD", dict(conf, cniVersion=version), 1, "incompatible")
+    add("cniVersion a list", "ADD", dict(conf, cniVersion=["1.0.0"]), 1, "incompatible")
+    add("cniVersions empty", "ADD", dict({k: v for k, v in conf.items() if k != "cniVersion"},
+                                         cniVersions=[]), 1, "incompatible")
+    add("CHECK before 0.4.0", "CHECK", dict(conf, cniVersion="0.3.1"), 1, "CHECK")
+    # ---- environment ----------------------------------------------------------------------
+    add("CNI_COMMAND lower case", "add", conf, 4, "CNI_COMMAND")
+    add("CNI_COMMAND with a space", "ADD ", conf, 4, "CNI_COMMAND")
+    add("CNI_CONTAINERID missing", "ADD", conf, 4, "CNI_CONTAINERID", cid="")
+    add("every variable missing", "ADD", conf, 4, "CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME, "
+        "CNI_PATH", cid="", netns="", ifname="", path="")
+    add("CHECK without CNI_NETNS", "CHECK", conf, 4, "CNI_NETNS", netns="")
+    for args, words in (("=x", "CNI_ARGS"), ("IgnoreUnknown=maybe", "IgnoreUnknown"),
+                        ("MAC=zz", "CNI_ARGS MAC"), ("IP=fd00::1::2", "CNI_ARGS IP"),
+                        ("K8S_POD_NAME", "CNI_ARGS")):
+        add("CNI_ARGS %r" % args, "ADD", conf, 4, words, args=args)
+    # ---- wrong types, field by field ------------------------------------------------------
+    for path, value, words in WRONG_TYPES:
+        add("%s = %s" % (path, json.dumps(value)), "ADD", _with(conf, path, value), 7, words)
+    add("seed subnet = 5", "ADD", {"cniVersion": "0.3.1", "name": node.network,
+                                   "type": "humanz-cni", "bridge": node.bridge,
+                                   "subnet": 5, "logFile": node.log_file}, 7, "subnet")
+    # ---- CIDRs and ranges -----------------------------------------------------------------
+    for subnet, words in (("100.64.1.0/33", "subnet"), ("100.64.1/24", "subnet"),
+                          ("100.64.1.256/24", "subnet"), ("fd00::/129", "subnet"),
+                          ("fd00::/128", "subnet"), ("100.64.1.0/32", "subnet"),
+                          ("fd00::1/64", "subnet"), ("100.64.1.0", "subnet"),
+                          ("100.64.1.0/-1", "subnet"), ("100.64.1.0/ 24", "subnet"),
+                          ("1.2.3.4.5/24", "subnet"), ("fd00::/64x", "subnet")):
+        add("subnet %s" % subnet, "ADD", _ranges(conf, {"subnet": subnet}), 7, words)
+    add("v6 subnet, v4 gateway", "ADD",
+        _ranges(conf, {"subnet": "fd00:1::/64", "gateway": "100.64.1.1"}), 7, "gateway")
+    add("v4 subnet, v6 rangeStart", "ADD",
+        _ranges(conf, {"subnet": "100.64.1.0/24", "rangeStart": "fd00::5"}), 7, "rangeStart")
+    add("v6 gateway outside", "ADD",
+        _ranges(conf, {"subnet": "fd00:1::/64", "gateway": "fd00:2::1"}), 7, "gateway")
+    add("rangeStart > rangeEnd", "ADD", _ranges(conf, {"subnet": "100.64.1.0/24",
+                                                       "rangeStart": "100.64.1.200",
+                                                       "rangeEnd": "100.64.1.100"}), 7,
+        "rangeEnd")
+    add("rangeEnd outside", "ADD", _ranges(conf, {"subnet": "100.64.1.0/24",
+                                                  "rangeEnd": "100.64.2.10"}), 7, "rangeEnd")
+    add("rangeStart is the network", "ADD", _ranges(conf, {"subnet": "100.64.1.0/24",
+                                                           "rangeStart": "100.64.1.0"}), 7,
+        "rangeStart")
+    add("set mixes families", "ADD", _with(conf, "ipam.ranges", [[
+        {"subnet": "100.64.1.0/24"}, {"subnet": "fd00:1::/64"}]]), 7, "mixes")
+    add("seed subnet outside network", "ADD",
+        {"cniVersion": "0.3.1", "name": node.network, "type": "humanz-cni",
+         "bridge": node.bridge, "network": "100.64.0.0/16", "subnet": "100.65.1.0/24",
+         "logFile": node.log_file}, 7, "not inside network")
+    add("route gw of the other family", "ADD", _with(conf, "ipam.routes", [
+        {"dst": "100.65.0.0/16", "gw": "fd00::1"}]), 7, "ipam.routes[0].gw")
+    # ---- huge values ----------------------------------------------------------------------
+    add("mtu 2**64", "ADD", dict(conf, mtu=2 ** 64), 7, "mtu")
+    add("mtu -1", "ADD", dict(conf, mtu=-1), 7, "mtu")
+    add("a 300-character network name", "ADD", dict(conf, name="n" * 300), (5, 7), "name")
+    add("a 5000-character container ID", "ADD", conf, (4, 5), "container ID",
+        cid="c" * 5000)
+    add("1000 range sets, the last overlapping", "ADD", _with(conf, "ipam.ranges", [
+        [{"subnet": "100.%d.%d.0/24" % (64 + i // 256, i % 256)}] for i in range(999)] + [
+        [{"subnet": "100.64.0.0/16"}]]), 7, "overlaps")
+    add("a 100000-entry route list with a bad last entry", "ADD", _with(
+        conf, "ipam.routes", [{"dst": "100.65.0.0/16"}] * 99999 + [{"dst": "x"}]), 7,
+        "ipam.routes[99999].dst")
+    # ---- names that could become paths ----------------------------------------------------
+    for name in ("a/b", "..", "../../etc", "a/../b", ".hidden", "-x", "a\\b"):
+        add("network name %r" % name, "ADD", dict(conf, name=name), 7, "name")
+    for ifname, code, words in (("e" * 16, 4, "CNI_IFNAME"), ("../x", 4, "CNI_IFNAME"),
+                                ("..", 4, "CNI_IFNAME"), ("eth 0", 4, "CNI_IFNAME"),
+                                ("eth:0", 4, "CNI_IFNAME"), ("lo", 103, "lo already exists"),
+                                ("all", 100, "create veth")):
+        add("ifname %r" % ifname, "ADD", conf, code, words, ifname=ifname)
+    add("bridge name with a slash", "ADD", dict(conf, bridge="br/0"), 7, "bridge")
+    add("ipam.type a path", "ADD", _with(conf, "ipam.type", "/bin/sh"), 7, "ipam.type")
+    # ---- container IDs with shell metacharacters ------------------------------------------
+    for cid in ("$(touch /tmp/hztpwned)", "a;touch /tmp/hztpwned", "`touch /tmp/hztpwned`",
+                "a|b", "a&&b", "-rf", "a b", "é", "..", "a\nb", "'", "a>b"):
+        add("container ID %r" % cid, "ADD", conf, 4, "CNI_CONTAINERID", cid=cid)
+    # ---- CNI_NETNS that is not a container's network namespace ----------------------------
+    regular, fifo, alias = scratch / "regular", scratch / "fifo", scratch / "host-alias"
+    for label, netns, words in (("a regular file", str(regular), "not a network namespace"),
+                                ("a directory", str(scratch), "not a network namespace"),
+                                ("/dev/null", "/dev/null", "not a network namespace"),
+                                ("a FIFO", str(fifo), "not a network namespace"),
+                                ("a mount namespace", "/proc/self/ns/mnt",
+                                 "not a network namespace"),
+                                ("/proc/self/ns/net", "/proc/self/ns/net",
+                                 "own network namespace"),
+                                ("/proc/thread-self/ns/net", "/proc/thread-self/ns/net",
+                                 "own network namespace"),
+                                ("a symlink to the host's", str(alias),
+                                 "own network namespace"),
+                                ("relative", "relative/netns", "does not exist"),
+                                ("missing", "/run/netns/hztnosuch", "does not exist")):
+        add("CNI_NETNS %s" % label, "ADD", conf, 4, words, netns=netns)
+        if label in ("a regular file", "/proc/self/ns/net", "a symlink to the host's"):
+            add("CHECK, CNI_NETNS %s" % label, "CHECK", dict(conf, prevResult={}), 4, words,
+                netns=netns)
+    # ---- prevResult of the wrong shape or version -----------------------------------------
+    for prev, words in (({"cniVersion": "0.2.0", "ip4": {"ip": "x"}}, "prevResult"),
+                        ({"cniVersion": "9.0.0"}, "prevResult.cniVersion"),
+                        ({"cniVersion": "0.2.0", "ip4": "x"}, "prevResult.ip4"),
+                        ({"ips": "x"}, "prevResult"),
+                        ({"interfaces": [{"name": 5}]}, "prevResult.interfaces[0]"),
+                        ({"ips": [{"address": "300.1.1.1/24"}]}, "prevResult.ips[0]"),
+                        ({"ips": [{"address": "100.64.1.9/24", "interface": 7}]},
+                         "prevResult.ips[0]"),
+                        ({"cniVersion": 1}, "prevResult.cniVersion")):
+        add("prevResult %s" % json.dumps(prev)[:60], "ADD", dict(conf, prevResult=prev), 7,
+            words)
+    add("CHECK with a 0.2.0 prevResult that is garbage", "CHECK",
+        dict(conf, prevResult={"cniVersion": "0.2.0", "ip4": {"ip": 5}}), 7, "prevResult")
+    return cases
+
+
+def make_scratch_files(node: Node, scratch: Path) -> None:
+    """The files bad_inputs points CNI_NETNS at: a regular file, a FIFO (opening it would
+    block: the plugin must look before it opens), a symlink to the host's namespace."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    (scratch / "regular").write_text("not a namespace\n")
+    os.mkfifo(scratch / "fifo")
+    (scratch / "host-alias").symlink_to(netns_path(node.hostns))
+
+
+def run_bad_input(node: Node, ns: str, case: BadInput) -> list[str]:
+    """Run one case; the list of what went wrong (empty: refused properly, host unchanged)."""
+    before = host_state(node), container_state(ns)
+    kw = dict(case.kw)
+    kw.setdefault("cid", "cid-" + ns)
+    kw.setdefault("netns", netns_path(ns))
+    out = node.run(case.command, case.stdin, **kw)
+    problems = []
+    problem = coded_problem(out.rc, out.out, out.err)
+    if problem:
+        problems.append(problem)
+    elif out.code not in case.codes:
+        problems.append("code %s, expected %s: %s" % (out.code, case.codes, out.data["msg"]))
+    elif case.words not in out.data["msg"] + " " + out.data["details"]:
+        problems.append("answer does not name %r: %s / %s" % (case.words, out.data["msg"],
+                                                            out.data["details"]))
+    problems += changes(before, (host_state(node), container_state(ns)))
+    if os.path.exists("/tmp/hztpwned"):
+        problems.append("a shell ran: /tmp/hztpwned exists")
+    return problems
