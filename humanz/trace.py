@@ -29,9 +29,12 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import List, Mapping, Tuple, Union
+    from typing import List, Mapping, Optional, Tuple, Union
 
-    Event = Union[str, Tuple[str, str, bytes]]   # a note line, or (direction, label, bytes)
+    from humanz.netlink.uapi import ProtocolSchema
+
+    # a note line, or a datagram: (direction, label, bytes, its protocol if not rtnetlink)
+    Event = Union[str, Tuple[str, str, bytes, Optional[ProtocolSchema]]]
 
 HOST = "host"          # how a socket in the plugin's own namespace is labelled
 ON_WORDS = ("1", "true", "yes", "on")
@@ -74,9 +77,11 @@ class Trace:
         text = stdin.decode("utf-8", "replace").strip()
         self.note("stdin", text.replace("\r", " ").replace("\n", " "))  # one line
 
-    def netlink(self, direction: str, label: str, data: bytes) -> None:
-        """The ``trace`` callable given to ``Rtnl``: one datagram, kept as bytes."""
-        self.events.append((direction, label or HOST, bytes(data)))
+    def netlink(self, direction: str, label: str, data: bytes,
+                protocol: ProtocolSchema | None = None) -> None:
+        """The ``trace`` callable given to ``Rtnl`` (or any NetlinkSocket, which adds the
+        protocol when it is not rtnetlink): one datagram, kept as bytes."""
+        self.events.append((direction, label or HOST, bytes(data), protocol))
 
     def finish(self, outcome: str) -> None:
         """Note the outcome and the duration, explain the messages, append it all at once."""
@@ -93,6 +98,9 @@ class Trace:
             if isinstance(event, str):
                 lines.append(event)
             else:
-                direction, label, data = event
-                lines.append(explain(data, direction, label))
+                direction, label, data, protocol = event
+                if protocol is None:
+                    lines.append(explain(data, direction, label))
+                else:
+                    lines.append(explain(data, direction, label, protocol))
         return "\n".join(lines) + "\n\n"

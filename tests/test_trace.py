@@ -197,3 +197,17 @@ def test_trace_renders_notes_and_explained_bytes(tmp_path: Path) -> None:
     assert first[-1].startswith("done   ok (")
     assert len(gen_walkthrough.parse(text)) == 2
     assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+def test_trace_explains_other_protocols_with_their_schema(tmp_path: Path) -> None:
+    """A NetlinkSocket of another protocol passes its schema as a 4th argument."""
+    from humanz.netlink import codec
+    from humanz.netlink.nf_uapi import NETFILTER, NFT_MSG_GETTABLE, nft_type
+    data = codec.encode(nft_type(NFT_MSG_GETTABLE), 0x5, 1, {}, [], protocol=NETFILTER)
+    path = str(tmp_path / "t")
+    t = trace.Trace(path, "ADD")
+    t.netlink("send", "", data, NETFILTER)
+    t.finish("ok")
+    text = Path(path).read_text()
+    assert explain.explain(data, "send", "host", NETFILTER) in text
+    assert "NFT_MSG_GETTABLE" in text
