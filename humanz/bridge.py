@@ -9,6 +9,7 @@ ADD, in order (anything after "reserve addresses" is undone if a later step fail
 1. check CNI_NETNS      a network namespace, and not our own unless CNI_NETNS_OVERRIDE is set
 2. check CNI_IFNAME     absent in the container (code 103, nothing changed)
 3. reserve addresses    built-in IPAM, or the ipam plugin named by ipam.type (delegation)
+   masquerade           with ipMasq: one nftables rule per pod address (humanz/ipmasq.py)
 4. ensure bridge        create it if missing, MTU, up, promisc, the gateway address
 5. create veth          from the container's side, host end born in the host namespace in the
                         same message, named veth + 8 hex (retried on a clash)
@@ -17,6 +18,8 @@ ADD, in order (anything after "reserve addresses" is undone if a later step fail
 8. enable forwarding    ip_forward when the bridge is a gateway
 
 The bridge itself is shared by every container of the network and is never removed.
+With ipMasq, DEL removes the attachment's masquerade rules (found by their comment, so even
+without a namespace), GC those of attachments no longer valid, CHECK verifies they exist.
 
 Trace mode (``"trace"`` in the config, or HUMANZ_TRACE in the environment) records every step,
 netlink message, IPAM decision and sysctl of ADD, DEL and CHECK: see humanz/trace.py. When it
@@ -121,6 +124,8 @@ def cmd_add(req: Request, conf: NetConf) -> Result:
     try:
         _step("check CNI_IFNAME", refuse_existing_ifname, links, req)
         addrs = _step("reserve addresses", reserve_addresses, req, conf, undo)
+        if conf.ip_masq:
+            _step("masquerade pod addresses", add_masquerade, req, conf, addrs, undo)
         bridge = _step("ensure bridge %s" % conf.bridge, ensure_bridge, links.host, conf, addrs)
         pair = _step("create veth", make_veth, links, req, conf, undo)
         _step("attach host end %s" % pair.host_name, attach_host_end, links.host, pair,
@@ -306,6 +311,20 @@ def build_result(req: Request, bridge: Link, pair: VethPair, addrs: Addressing) 
 
 # ---- ADD helpers ----------------------------------------------------------------------------
 
+def add_masquerade(req: Request, conf: NetConf, addrs: Addressing, undo: _Undo) -> None:
+    """ipMasq: a masquerade rule for each pod address, removed again if ADD fails later."""
+    from humanz import ipmasq
+    from humanz.netlink.nftables import Nft
+    note = ipmasq.comment(conf.name, req.container_id, req.ifname)
+    addresses = [ip.address for ip in addrs.ips]
+    _note("nft", "masquerade %s leaving %s (rule comment %r, table inet %s chain %s)"
+          % (", ".join(addresses), conf.network or "their subnets", note, ipmasq.TABLE,
+             ipmasq.CHAIN))
+    with Nft() as client:
+        ipmasq.add(client, note, addresses, conf.network)
+    undo.add("remove masquerade rules", remove_masquerade, req, conf)
+
+
 def _builtin_reserve(req: Request, conf: NetConf, undo: _Undo) -> Addressing:
     from humanz.ipam import allocator
     ipam = conf.ipam
@@ -452,6 +471,8 @@ def cmd_del(req: Request, conf: NetConf) -> None:
     errors: list[CNIError] = []
     _collect(errors, "release addresses", release_addresses, req, conf)
     _collect(errors, "delete %s" % req.ifname, remove_container_interface, req)
+    if conf.ip_masq:
+        _collect(errors, "remove masquerade rules", remove_masquerade, req, conf)
     if errors:
         first = errors[0]
         details = [first.details] if first.details else []
@@ -471,6 +492,16 @@ def release_addresses(req: Request, conf: NetConf) -> None:
         from humanz.cni import delegate
         _note("ipam", "plugin %s DEL" % conf.ipam.type)
         delegate.execute(conf.ipam.type, "DEL", req.env, req.path, req.stdin)
+
+
+def remove_masquerade(req: Request, conf: NetConf) -> None:
+    """ipMasq: delete the attachment's rules, found by their comment (no namespace needed)."""
+    from humanz import ipmasq
+    from humanz.netlink.nftables import Nft
+    note = ipmasq.comment(conf.name, req.container_id, req.ifname)
+    with Nft() as client:
+        count = ipmasq.remove(client, [note])
+    _note("nft", "removed %d masquerade rule(s) commented %r" % (count, note))
 
 
 def remove_container_interface(req: Request) -> None:
@@ -515,6 +546,8 @@ def cmd_check(req: Request, conf: NetConf) -> None:
         raise CNIError(INVALID_CONFIG, "prevResult: required by CHECK")
     _step("check CNI_NETNS", check_netns, req)
     _step("check addresses are reserved", check_reservation, req, conf, prev)
+    if conf.ip_masq:
+        _step("check masquerade rules", check_masquerade, req, conf, prev)
     links = _step("open netlink sockets", _Links, req.netns)
     try:
         _step("check interfaces", check_links, links, req, conf, prev)
@@ -535,6 +568,17 @@ def check_reservation(req: Request, conf: NetConf, prev: Result) -> None:
             if ip.ip not in held:
                 raise _drift("address %s is not reserved for container %s, %s in the store"
                              % (ip.ip, req.container_id, req.ifname))
+
+
+def check_masquerade(req: Request, conf: NetConf, prev: Result) -> None:
+    from humanz import ipmasq
+    from humanz.netlink.nftables import Nft
+    note = ipmasq.comment(conf.name, req.container_id, req.ifname)
+    with Nft() as client:
+        absent = ipmasq.missing(client, note, [ip.address for ip in prev.ips])
+    if absent:
+        raise _drift("no masquerade rule for %s (comment %r in table inet %s chain %s)"
+                     % (", ".join(absent), note, ipmasq.TABLE, ipmasq.CHAIN))
 
 
 def check_links(links: _Links, req: Request, conf: NetConf, prev: Result) -> None:
@@ -619,7 +663,26 @@ def _drift(msg: str) -> CNIError:
 # ============================================================================================
 
 def cmd_gc(req: Request, conf: NetConf) -> list[str]:
-    """Release every reservation not in cni.dev/valid-attachments; the addresses released."""
+    """Release every reservation (and, with ipMasq, every masquerade rule) not in
+    cni.dev/valid-attachments; the addresses released. Keeps going on errors."""
+    errors: list[CNIError] = []
+    if conf.ip_masq:
+        _collect(errors, "garbage-collect masquerade rules", gc_masquerade, conf)
+    released = _gc_addresses(req, conf)
+    if errors:
+        raise errors[0]
+    return released
+
+
+def gc_masquerade(conf: NetConf) -> None:
+    from humanz import ipmasq
+    from humanz.netlink.nftables import Nft
+    with Nft() as client:
+        removed = ipmasq.gc(client, conf.name, conf.valid_attachments or set())
+    _note("nft", "removed masquerade rules %s" % (", ".join(map(repr, removed)) or "none"))
+
+
+def _gc_addresses(req: Request, conf: NetConf) -> list[str]:
     kind = conf.ipam.kind
     if kind == "delegate":
         from humanz.cni import delegate

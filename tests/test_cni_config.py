@@ -120,11 +120,11 @@ def test_del_and_gc_ignore_ranges_and_unsupported_fields() -> None:
     for command in ("DEL", "GC"):
         conf = parse(broken, command)
         assert conf.ipam.kind == "builtin" and conf.ipam.range_sets == []
-    assert error(broken, "ADD").code == 2  # ipMasq is refused first
+    assert error(broken, "ADD").code == 2  # vlan is refused (ipMasq is supported)
 
 
 @pytest.mark.parametrize("field,value,code", [
-    ("ipMasq", True, 2), ("vlan", 2, 2), ("vlanTrunk", [{"id": 1}], 2), ("macspoofchk", True, 2),
+    ("ipMasq", "yes", 7), ("vlan", 2, 2), ("vlanTrunk", [{"id": 1}], 2), ("macspoofchk", True, 2),
     ("disableContainerInterface", True, 2), ("mtu", 70000, 7), ("mtu", "1500", 7),
     ("bridge", "x" * 16, 7), ("bridge", "a:b", 7), ("forceAddress", 1, 7),
     ("logFile", 3, 7), ("logLevel", "trace", 7), ("dns", {"nameservers": "x"}, 7),

@@ -11,7 +11,7 @@ Three shapes are accepted (all may carry ``prevResult``, ``runtimeConfig``, ``ar
 - no addresses at all (no ``ipam``, no ``subnet``, or ``"ipam": {}``): a layer-2 attachment.
 
 Every problem is a CNIError: 7 naming the field (``ipam.ranges[0][1].rangeEnd: ...``), 2 for
-a field whose value humanz understands but does not support yet (``ipMasq``, ``vlan``).
+a field whose value humanz understands but does not support yet (``vlan``).
 """
 
 from __future__ import annotations
@@ -220,9 +220,6 @@ def _parse_bridge_fields(conf: NetConf, raw: dict[str, Any], command: str) -> No
     # Understood but not implemented: refuse on the commands that would need them, so that a
     # DEL or GC of an attachment still works.
     if command in ("ADD", "CHECK", "STATUS"):
-        if conf.ip_masq:
-            raise CNIError(UNSUPPORTED_FIELD, "ipMasq: not supported yet",
-                           "masquerading needs the nftables support of a later humanz release")
         if _int(raw, "vlan"):
             raise CNIError(UNSUPPORTED_FIELD, "vlan: not supported yet")
         if raw.get("vlanTrunk"):
