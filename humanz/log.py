@@ -47,7 +47,7 @@ def append(path: str, data: bytes) -> None:
     try:
         directory = os.path.dirname(path)
         if directory and not os.path.isdir(directory):
-            os.makedirs(directory, 0o755, exist_ok=True)
+            _make_dirs(directory)
         fd = os.open(path, _FLAGS, _MODE)
         try:
             os.write(fd, data)
@@ -55,6 +55,19 @@ def append(path: str, data: bytes) -> None:
             os.close(fd)
     except OSError:
         pass  # a full disk or a read-only /var/log must not fail a pod's network setup
+
+
+def _make_dirs(directory: str) -> None:
+    """``mkdir -p`` with 0755 for every level. (os.makedirs gives the missing parents 0777
+    minus the umask: world-writable under a runtime with umask 0, which would let anyone
+    swap the log file for a symlink the plugin then appends to as root.)"""
+    parent = os.path.dirname(directory)
+    if parent and parent != directory and not os.path.isdir(parent):
+        _make_dirs(parent)
+    try:
+        os.mkdir(directory, 0o755)  # the umask can only take bits away: never world-writable
+    except FileExistsError:
+        pass  # another plugin process made it a moment ago
 
 
 def operation(path: str, level: str, started: float, command: str, env: dict[str, str],

@@ -660,9 +660,11 @@ def bad_inputs(node: Node, ns: str, scratch: Path) -> list[BadInput]:
     for ifname, code, words in (("e" * 16, 4, "CNI_IFNAME"), ("../x", 4, "CNI_IFNAME"),
                                 ("..", 4, "CNI_IFNAME"), ("eth 0", 4, "CNI_IFNAME"),
                                 ("eth:0", 4, "CNI_IFNAME"), ("lo", 103, "lo already exists"),
-                                ("all", 100, "create veth")):
+                                ("all", 100, "create veth"),
+                                ("eth%d", 4, "name template")):
         add("ifname %r" % ifname, "ADD", conf, code, words, ifname=ifname)
     add("bridge name with a slash", "ADD", dict(conf, bridge="br/0"), 7, "bridge")
+    add("bridge name a kernel template", "ADD", dict(conf, bridge="hzt%d"), 7, "bridge")
     add("ipam.type a path", "ADD", _with(conf, "ipam.type", "/bin/sh"), 7, "ipam.type")
     # ---- container IDs with shell metacharacters ------------------------------------------
     for cid in ("$(touch /tmp/hztpwned)", "a;touch /tmp/hztpwned", "`touch /tmp/hztpwned`",

@@ -51,7 +51,9 @@ def valid_name(text: str) -> bool:
 
 def ifname_problem(name: str) -> str | None:
     """Why ``name`` cannot be a Linux interface name (None if it can), as the spec's
-    reference library checks it: 1-15 bytes, not ``.``/``..``, no ``/``, ``:`` or whitespace."""
+    reference library checks it: 1-15 bytes, not ``.``/``..``, no ``/``, ``:`` or whitespace;
+    and no ``%``, which the kernel would expand ("eth%d" becomes "eth0"): an interface or
+    bridge created under another name than asked cannot be found again, or deleted."""
     if not name:
         return "is empty"
     if len(name.encode("utf-8", "surrogateescape")) > 15:
@@ -61,6 +63,8 @@ def ifname_problem(name: str) -> str | None:
     for c in name:
         if c in "/:" or c.isspace():
             return "%r contains %r" % (name, c)
+    if "%" in name:  # the kernel expands "eth%d" to a free name of its choosing (dev_alloc_name)
+        return "%r contains '%%': the kernel would treat it as a name template" % name
     return None
 
 
