@@ -162,11 +162,10 @@ def test_no_block_left(box: Sandbox, node: Node, mount_dir: Any) -> None:
     warm = node.make_netns()
     node.add(conf, warm)
     filler = fs / "filler"
-    with open(filler, "wb") as f:
+    with open(filler, "wb", buffering=0) as f:
         try:
             for _ in range(1000):
                 f.write(b"\0" * 4096)
-                f.flush()
         except OSError:
             pass
     ns = node.make_netns()

@@ -38,12 +38,16 @@ class Sandbox:
     """Namespaces made on demand and all deleted by ``close`` (also usable as a context
     manager); ``node()`` gives a plugin_harness.Node living in a fresh host namespace."""
 
+    _made_total = 0
+
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.made: list[str] = []
 
     def make_netns(self) -> str:
-        name = unique_name("n")
+        # conftest.unique_name wraps after 4096 names per process; a soak makes 10,000+
+        Sandbox._made_total += 1
+        name = "hzt%04x%08x" % (os.getpid() & 0xFFFF, Sandbox._made_total)
         ip("netns", "add", name)
         self.made.append(name)
         ip("link", "set", "lo", "up", netns=name)
