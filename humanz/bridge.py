@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from humanz.cni.config import NetConf
     from humanz.cni.skel import Request
+    from humanz.netlink.nftables import Nft
     from humanz.netlink.nlsocket import Trace as NetlinkTrace
     from humanz.netlink.rtnl import Link, Rtnl
     from humanz.trace import Trace
@@ -106,8 +107,15 @@ def _note(word: str, text: str) -> None:
 
 
 def _netlink_trace() -> NetlinkTrace | None:
-    """The ``trace`` callable for a new Rtnl: the trace's, or None."""
+    """The ``trace`` callable for a new Rtnl or Nft: the trace's, or None."""
     return _trace.netlink if _trace is not None else None
+
+
+def _nft() -> Nft:
+    """ipMasq's NETLINK_NETFILTER socket, in the host namespace; traced like the Rtnl ones."""
+    from humanz.netlink.nftables import Nft
+    _note("socket", "NETLINK_NETFILTER socket in the host namespace (the plugin's own)")
+    return Nft(trace=_netlink_trace())
 
 
 # ============================================================================================
@@ -314,13 +322,12 @@ def build_result(req: Request, bridge: Link, pair: VethPair, addrs: Addressing) 
 def add_masquerade(req: Request, conf: NetConf, addrs: Addressing, undo: _Undo) -> None:
     """ipMasq: a masquerade rule for each pod address, removed again if ADD fails later."""
     from humanz import ipmasq
-    from humanz.netlink.nftables import Nft
     note = ipmasq.comment(conf.name, req.container_id, req.ifname)
     addresses = [ip.address for ip in addrs.ips]
     _note("nft", "masquerade %s leaving %s (rule comment %r, table inet %s chain %s)"
           % (", ".join(addresses), conf.network or "their subnets", note, ipmasq.TABLE,
              ipmasq.CHAIN))
-    with Nft() as client:
+    with _nft() as client:
         ipmasq.add(client, note, addresses, conf.network)
     undo.add("remove masquerade rules", remove_masquerade, req, conf)
 
@@ -497,9 +504,8 @@ def release_addresses(req: Request, conf: NetConf) -> None:
 def remove_masquerade(req: Request, conf: NetConf) -> None:
     """ipMasq: delete the attachment's rules, found by their comment (no namespace needed)."""
     from humanz import ipmasq
-    from humanz.netlink.nftables import Nft
     note = ipmasq.comment(conf.name, req.container_id, req.ifname)
-    with Nft() as client:
+    with _nft() as client:
         count = ipmasq.remove(client, [note])
     _note("nft", "removed %d masquerade rule(s) commented %r" % (count, note))
 
@@ -572,9 +578,8 @@ def check_reservation(req: Request, conf: NetConf, prev: Result) -> None:
 
 def check_masquerade(req: Request, conf: NetConf, prev: Result) -> None:
     from humanz import ipmasq
-    from humanz.netlink.nftables import Nft
     note = ipmasq.comment(conf.name, req.container_id, req.ifname)
-    with Nft() as client:
+    with _nft() as client:
         absent = ipmasq.missing(client, note, [ip.address for ip in prev.ips])
     if absent:
         raise _drift("no masquerade rule for %s (comment %r in table inet %s chain %s)"
@@ -676,8 +681,7 @@ def cmd_gc(req: Request, conf: NetConf) -> list[str]:
 
 def gc_masquerade(conf: NetConf) -> None:
     from humanz import ipmasq
-    from humanz.netlink.nftables import Nft
-    with Nft() as client:
+    with _nft() as client:
         removed = ipmasq.gc(client, conf.name, conf.valid_attachments or set())
     _note("nft", "removed masquerade rules %s" % (", ".join(map(repr, removed)) or "none"))
 

@@ -39,6 +39,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from humanz.netlink import codec, explain, uapi  # noqa: E402
+from humanz.netlink.nf_uapi import NETFILTER  # noqa: E402
 
 TEMPLATE = os.path.join(REPO, "docs", "walkthrough.in.md")
 OUTPUT = os.path.join(REPO, "docs", "walkthrough.md")
@@ -135,16 +136,21 @@ class Note:
 
 
 class Datagram:
-    """One netlink datagram of the trace, as bytes."""
+    """One netlink datagram of the trace, as bytes, and the protocol it was explained with."""
 
-    def __init__(self, direction: str, label: str, data: bytes) -> None:
+    def __init__(self, direction: str, label: str, data: bytes,
+                 protocol: uapi.ProtocolSchema = uapi.ROUTE) -> None:
         self.direction = direction
         self.label = label
         self.data = data
+        self.protocol = protocol
 
 
 Event = Union[Note, Datagram]
 TITLE = re.compile(r"^(send|recv) \((.*?)\) ")
+# The netlink protocols the plugin speaks: rtnetlink always, nf_tables with ipMasq. A dump
+# does not name its protocol; it is the one whose explanation of the bytes is the dump.
+PROTOCOLS = (uapi.ROUTE, NETFILTER)
 
 
 def parse(text: str) -> list[tuple[str, list[Event]]]:
@@ -181,10 +187,17 @@ def _events(lines: list[str]) -> Iterator[Event]:
         data = b"".join(chunks[k] for k in sorted(chunks))
         direction, label = title.group(1), title.group(2)
         shown = "\n".join(lines[start:i])
-        again = explain.explain(data, direction, label)
-        assert again == shown, "the trace is not explain's output:\n%s\n---\n%s" % (shown,
-                                                                                   again)
-        yield Datagram(direction, label, data)
+        yield Datagram(direction, label, data, _protocol_of(data, direction, label, shown))
+
+
+def _protocol_of(data: bytes, direction: str, label: str,
+                 shown: str) -> uapi.ProtocolSchema:
+    """The protocol whose explanation of ``data`` is exactly the dump ``shown``."""
+    for protocol in PROTOCOLS:
+        if explain.explain(data, direction, label, protocol) == shown:
+            return protocol
+    again = explain.explain(data, direction, label)
+    raise AssertionError("the trace is not explain's output:\n%s\n---\n%s" % (shown, again))
 
 
 def _continues(lines: list[str], i: int) -> bool:
@@ -213,7 +226,7 @@ class Normaliser:
         for e in events:
             if not isinstance(e, Datagram):
                 continue
-            for m in codec.decode(e.data):
+            for m in codec.decode(e.data, e.protocol):
                 if m.pid and m.pid not in ports:
                     ports.add(m.pid)
                     self.ports[m.pid] = FIRST_PORT_ID + len(ports) - 1
@@ -223,9 +236,9 @@ class Normaliser:
                         self.macs[mac] = codec.parse_mac(stand_in)
                         self.texts[":".join("%02x" % b for b in mac)] = stand_in
 
-    def data(self, data: bytes) -> bytes:
+    def data(self, data: bytes, protocol: uapi.ProtocolSchema = uapi.ROUTE) -> bytes:
         out = bytearray(data)
-        for m in codec.decode(data):
+        for m in codec.decode(data, protocol):
             if m.pid in self.ports:
                 at = m.offset + 12          # nlmsg_pid
                 out[at:at + 4] = self.ports[m.pid].to_bytes(4, sys.byteorder)
@@ -252,7 +265,8 @@ def _macs(attrs: codec.Attrs) -> Iterator[bytes]:
 # --------------------------------------------------------------------------------------------
 
 def show_datagram(d: Datagram, norm: Normaliser) -> str:
-    text = explain.explain(norm.data(d.data), d.direction, norm.text(d.label))
+    text = explain.explain(norm.data(d.data, d.protocol), d.direction, norm.text(d.label),
+                           d.protocol)
     if d.direction != "recv":
         return text
     blocks = re.split(r"\n(?=\S)", text)

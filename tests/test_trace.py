@@ -145,6 +145,37 @@ def test_check_is_traced(node: Node) -> None:
     assert datagrams(events)
 
 
+def test_ipmasq_add_traces_the_nftables_batch(node: Node) -> None:
+    """ipMasq's NETLINK_NETFILTER socket is traced like the rtnetlink ones, its datagrams
+    explained with the nf_tables schema."""
+    from humanz import ipmasq
+    from humanz.netlink.nf_uapi import NETFILTER
+    ns = node.make_netns()
+    path = str(node.tmp / "masq.trace")
+    conf = node.conf(ipMasq=True, network="100.64.0.0/20")
+    result = node.add(conf, ns, env={"HUMANZ_TRACE": path})
+    [(_, events)] = read_trace(path)
+    assert any("NETLINK_NETFILTER" in s for s in notes(events, "socket"))
+    nft = [d for d in datagrams(events) if d.protocol is NETFILTER]
+    assert {(d.direction, d.label) for d in nft} == {("send", "host"), ("recv", "host")}
+    # the batch that adds the rule: one datagram, begin ... new rule ... end
+    [batch] = [d for d in nft if d.direction == "send"
+               and "NFNL_MSG_BATCH_BEGIN" in explain.explain(d.data, protocol=NETFILTER)]
+    dump = explain.explain(batch.data, "send", "host", NETFILTER)
+    titles = [line.split(",")[0].split()[-1] for line in dump.split("\n")
+              if line.startswith("send")]
+    assert titles[0] == "NFNL_MSG_BATCH_BEGIN" and titles[-1] == "NFNL_MSG_BATCH_END"
+    assert titles.count("NFT_MSG_NEWRULE") == 1
+    assert ipmasq.comment(node.network, "cid-" + ns, "eth0").encode() in batch.data
+    pod = result["ips"][0]["address"].split("/")[0]
+    assert bytes(int(b) for b in pod.split(".")) in batch.data
+    # the trace's dump is explain's, and it comes in the step that masquerades
+    with open(path, encoding="utf-8") as f:
+        assert dump in f.read()
+    chunks = gen_walkthrough.chunks(events)
+    assert batch in [e for part in chunks["masquerade pod addresses"] for e in part]
+
+
 # ---- the pieces ------------------------------------------------------------------------------
 
 def parse(raw: dict[str, object]) -> config.NetConf:
