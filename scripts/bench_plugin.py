@@ -678,51 +678,138 @@ def profile(bench: Bench) -> dict[str, Any]:
     per plugin and command: netlink requests by type, sockets, threads, execs, fsyncs,
     syscalls in all, and how long the kernel took to delete the veth (RTM_DELLINK)."""
     nets = {p: bench.network(p, "s", SEQ_SUBNET[p]) for p in PLUGINS}
-    out: dict[str, Any] = {"imports": import_breakdown(bench, nets["humanz"])}
+    out: dict[str, Any] = {"imports": import_breakdown(bench, nets["humanz"]),
+                           "entry_variants": entry_variants(bench, nets["humanz"])}
     if os.access(STRACE, os.X_OK):
         out["syscalls"] = {p: {c: strace_counts(bench, nets[p], p, c) for c in ("ADD", "DEL")}
                            for p in PLUGINS}
     return out
 
 
+def parse_importtime(text: str) -> dict[str, float]:
+    """``-X importtime`` output → {module: self ms}."""
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        parts = line.split("|")
+        if len(parts) != 3 or not line.startswith("import time:"):
+            continue
+        try:
+            own = float(parts[0].split(":")[1])
+        except ValueError:
+            continue                       # the header line
+        found[parts[2].strip()] = own / 1000
+    return found
+
+
+CTYPES = {"ctypes", "_ctypes", "ctypes._endian"}
+
+
 def import_breakdown(bench: Bench, net: Network) -> dict[str, Any]:
+    """Medians of ``-X importtime`` self times per module for VERSION, ADD and DEL, and their
+    sums by group: what the bare interpreter imports anyway, what the zipapp's entry (runpy)
+    adds, ctypes (Python < 3.12 has no os.setns), humanz's own modules, other stdlib."""
     node = bench.nodes["humanz"]
     rounds = max(3, min(bench.opts.n, 25))
-    selfs: dict[str, dict[str, list[float]]] = {"VERSION": {}, "ADD": {}, "DEL": {}}
+    selfs: dict[str, dict[str, list[float]]] = {"bare": {}, "VERSION": {}, "ADD": {}, "DEL": {}}
     totals: dict[str, list[float]] = {c: [] for c in selfs}
     names = bench.nss.make(rounds)
     try:
         for i in range(rounds):
-            for command in ("VERSION", "ADD", "DEL"):
-                job = node.job(command, net, "imp-" + names[i], names[i])
-                job.argv = [PYTHON, "-I", "-S", "-X", "importtime", bench.zipapp]
+            for command in selfs:
+                if command == "bare":
+                    job = Job([PYTHON, "-I", "-S", "-X", "importtime", "-c", "pass"], {}, b"",
+                              None)
+                else:
+                    job = node.job(command, net, "imp-" + names[i], names[i])
+                    job.argv = [PYTHON, "-I", "-S", "-X", "importtime", bench.zipapp]
                 run = bench.spawner.run_one(job)
                 if not bench.check_ok(run, "importtime %s" % command):
                     continue
-                total = 0.0
-                for line in run.err.decode(errors="replace").splitlines():
-                    parts = line.split("|")
-                    if len(parts) != 3 or not line.startswith("import time:"):
-                        continue
-                    try:
-                        own = float(parts[0].split(":")[1])
-                    except ValueError:
-                        continue               # the header line
-                    module = parts[2].strip()
-                    selfs[command].setdefault(module, []).append(own / 1000)
-                    total += own / 1000
-                totals[command].append(total)
+                found = parse_importtime(run.err.decode(errors="replace"))
+                for module, ms in found.items():
+                    selfs[command].setdefault(module, []).append(ms)
+                totals[command].append(sum(found.values()))
     finally:
         bench.nss.remove(names)
+    bare = set(selfs["bare"])
+    entry = set(selfs["VERSION"]) - bare - {m for m in selfs["VERSION"] if m.startswith("humanz")}
+    entry.discard("__future__")     # imported by every humanz module, not by the entry
+
+    def group(module: str) -> str:
+        if module.startswith("humanz"):
+            return "humanz"
+        if module in bare:
+            return "interpreter"
+        if module in entry:
+            return "zipapp entry (runpy)"
+        if module in CTYPES:
+            return "ctypes"
+        return "other stdlib"
+
     result: dict[str, Any] = {}
     for command, modules in selfs.items():
         medians = {m: stats(v)["median"] for m, v in modules.items()}
-        top = sorted(medians.items(), key=lambda kv: -kv[1])
-        result[command] = {"modules": len(modules), "total_self_ms": stats(totals[command]),
-                           "humanz_modules": sorted(m for m in modules
-                                                    if m.startswith("humanz")),
-                           "top_self_ms": [[m, round(v, 3)] for m, v in top[:25]]}
+        groups: dict[str, float] = {}
+        for m, v in medians.items():
+            groups[group(m)] = round(groups.get(group(m), 0.0) + v, 3)
+        result[command] = {
+            "modules": len(modules), "total_self_ms": stats(totals[command]),
+            "by_group_ms": groups,
+            "humanz_modules": sorted(m for m in modules if m.startswith("humanz")),
+            "self_ms": [[m, round(v, 3)] for m, v in sorted(medians.items(),
+                                                            key=lambda kv: -kv[1])]}
     return result
+
+
+ENV_HEADER = ('#!/usr/bin/env -S %s -IS -c "import sys;sys.path[:0]=sys.argv[1:2];'
+              'from humanz.cni.skel import main;raise SystemExit(main())"\n')
+LAUNCHER = ("#!%s -IS\nimport sys\nsys.path.insert(0, %r)\n"
+            "from humanz.cni.skel import main\nraise SystemExit(main())\n")
+
+
+def entry_variants(bench: Bench, net: Network) -> dict[str, Any]:
+    """The same bytecode started three ways, alternating: the zipapp as built (Python runs a
+    zip through runpy, which imports importlib.util, contextlib, collections, functools...),
+    the same zip behind an ``env -S`` header that imports the package with ``-c`` (one file
+    still, no runpy), and a launcher script plus the .pyc files unpacked in a directory (no
+    runpy, no zipimport). What the packaging choice costs, per command."""
+    import zipfile
+    base = os.path.join(bench.work, "entry")
+    lib = os.path.join(base, "lib")
+    with zipfile.ZipFile(bench.zipapp) as z:
+        z.extractall(lib)
+    with open(bench.zipapp, "rb") as f:
+        data = f.read()
+    zip_bytes = data[data.index(b"\n") + 1:]
+    files = {"env-header": (ENV_HEADER % PYTHON).encode() + zip_bytes,
+             "launcher+dir": (LAUNCHER % (PYTHON, lib)).encode()}
+    paths = {"zipapp": bench.zipapp}
+    for label, content in files.items():
+        paths[label] = os.path.join(base, label)
+        with open(paths[label], "wb") as f:
+            f.write(content)
+        os.chmod(paths[label], 0o755)
+    node = bench.nodes["humanz"]
+    labels = list(paths)
+    keys = ("VERSION", "ADD", "DEL", "ADD_cpu", "DEL_cpu")
+    times: dict[str, dict[str, list[float]]] = {l: {k: [] for k in keys} for l in labels}
+    rounds = max(2, min(bench.opts.n, 30))
+    for i in range(rounds):
+        names = bench.nss.make(len(labels))
+        try:
+            for command in ("VERSION", "ADD", "DEL"):
+                for label in (labels if i % 2 == 0 else labels[::-1]):
+                    ns = names[labels.index(label)]
+                    job = node.job(command, net, "entry-" + ns, ns)
+                    job.argv = [paths[label]]
+                    run = bench.spawner.run_one(job)
+                    if bench.check_ok(run, "entry %s %s" % (label, command)):
+                        times[label][command].append(run.wall_ms)
+                        if command != "VERSION":
+                            times[label][command + "_cpu"].append(run.cpu_ms)
+        finally:
+            bench.nss.remove(names)
+    return {l: {k: stats(v) for k, v in times[l].items()} for l in labels}
 
 
 def strace_counts(bench: Bench, net: Network, plugin: str, command: str) -> dict[str, Any]:
@@ -1094,6 +1181,16 @@ def markdown(results: dict[str, Any]) -> str:
         row("peak RSS of one ADD", rss["humanz"], rss["reference"], "KiB")
         for k, v in rss.get("floors_kib", {}).items():
             lines.append("| peak RSS floor: %s | %s KiB | | |" % (k, fmt(v)))
+    prof = results.get("profile")
+    if prof:
+        for label, v in prof["entry_variants"].items():
+            lines.append("| humanz started as %s: VERSION / ADD / DEL | %s / %s / %s ms | | |"
+                         % (label, fmt(v["VERSION"].get("median")),
+                            fmt(v["ADD"].get("median")), fmt(v["DEL"].get("median"))))
+        for command in ("VERSION", "ADD", "DEL"):
+            groups = prof["imports"][command]["by_group_ms"]
+            lines.append("| import self time, %s: %s | | | |" % (command, ", ".join(
+                "%s %.1f ms" % (g, v) for g, v in sorted(groups.items(), key=lambda kv: -kv[1]))))
     start = results.get("startup")
     if start:
         for k, v in start.items():
