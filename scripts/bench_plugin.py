@@ -1177,7 +1177,7 @@ def markdown(results: dict[str, Any]) -> str:
                 lines.append("| humanz.ipam allocate in-process, %s %s | %s ms (%s) | | |"
                              % (c["label"], mode, fmt(h.get("median")), fmt(h.get("p90"))))
     rss = results.get("rss")
-    if rss:
+    if rss and "humanz" in rss:
         row("peak RSS of one ADD", rss["humanz"], rss["reference"], "KiB")
         for k, v in rss.get("floors_kib", {}).items():
             lines.append("| peak RSS floor: %s | %s KiB | | |" % (k, fmt(v)))
