@@ -76,26 +76,32 @@ IP_ONLY_ADDR = {"label", "broadcast", "valid_life_time", "preferred_life_time"}
 IP_ONLY_ROUTE = {"prefsrc", "pref"}
 
 
-def settled(read: Callable[[], Any], tries: int = 40) -> Any:
-    """What ``read`` returns once two reads in a row agree (bounded).
+def still(read_theirs: Callable[[], Any], read_ours: Callable[[], Any],
+          tries: int = 40) -> tuple[Any, Any]:
+    """(ip's view, the CLI's view) taken while the kernel's state held still: ip reads the same
+    before and after the CLI does, so both saw one state (bounded retries).
 
-    The kernel updates a link's operstate and carrier from a deferred work item (linkwatch),
-    so right after ``link set up`` two tools can legitimately see different states.
+    The kernel applies a carrier change to a link's operstate (and to IFF_RUNNING, which ip
+    shows as NO-CARRIER) from a deferred work item, linkwatch, that runs at most once a second
+    for most devices: right after ``link set up`` a bridge without a working port shows
+    ``state UNKNOWN`` and then, up to a second later (longer on a loaded machine), ``state DOWN``
+    with NO-CARRIER. Two reads a moment apart can agree while that change is still pending, so
+    the comparison itself is bracketed instead.
     """
-    last = read()
     for _ in range(tries):
+        before = read_theirs()
+        ours = read_ours()
+        after = read_theirs()
+        if before == after:
+            return after, ours
         time.sleep(0.05)
-        now = read()
-        if now == last:
-            return now
-        last = now
-    return last
+    pytest.fail("the kernel's view kept changing under the comparison: %r" % (after,))
 
 
 def assert_links_equal(ns: str, *args: str) -> None:
-    """``--json link show ARGS`` equals ``ip -j link show ARGS`` (after the links settle)."""
-    theirs = settled(lambda: ip_json("link", "show", *args, ns=ns))
-    ours = hz_json("link", "show", *args, ns=ns)
+    """``--json link show ARGS`` equals ``ip -j link show ARGS`` (read with the links still)."""
+    theirs, ours = still(lambda: ip_json("link", "show", *args, ns=ns),
+                         lambda: hz_json("link", "show", *args, ns=ns))
     mine = {r["ifname"]: {k: v for k, v in r.items() if k not in OURS_ONLY_LINK}
             for r in ours}
     assert mine == by_name(theirs)
@@ -198,11 +204,12 @@ def test_human_output_reads_like_ip(netns: str) -> None:
     hz_ok("route", "add", "100.65.0.0/16", "via", "100.64.0.2", "table", "1000", "metric",
           "7", ns=netns)
     # link show: both lines exactly as ip prints them
-    theirs = settled(lambda: ip_text("link", "show", ns=netns))
-    assert hz_ok("link", "show", ns=netns).splitlines() == theirs
+    theirs, ours = still(lambda: ip_text("link", "show", ns=netns),
+                         lambda: hz_ok("link", "show", ns=netns).splitlines())
+    assert ours == theirs
     # addr show: ip's lines, but ip adds brd/label to IPv4 and a lifetime line per address
-    ours = hz_ok("addr", "show", "dev", br, ns=netns).splitlines()
-    theirs = settled(lambda: ip_text("addr", "show", "dev", br, ns=netns))
+    theirs, ours = still(lambda: ip_text("addr", "show", "dev", br, ns=netns),
+                         lambda: hz_ok("addr", "show", "dev", br, ns=netns).splitlines())
     assert ours[:2] == theirs[:2]
     assert ours[2] == "    inet 100.64.0.1/24 scope global"
     assert theirs[2].startswith("    inet 100.64.0.1/24 brd 100.64.0.255 scope global")
