@@ -216,4 +216,4 @@ def test_agent_process_once_programs_real_routes(netns: str, tmp_path: Path) -> 
     assert "ip6 saddr fd00:96::/48 ip6 daddr != fd00:96::/48 counter" in ruleset
     plugin = tmp_path / "bin" / "humanz-cni"
     assert os.access(plugin, os.X_OK)
-    assert plugin.read_bytes().startswith(b"#!/usr/bin/python3 -IS\n")
+    assert plugin.read_bytes().startswith(b"#!/usr/bin/python3 -ISc")

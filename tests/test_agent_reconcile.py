@@ -228,7 +228,7 @@ def test_plugin_built_for_the_hosts_python_runs(tmp_path: Path) -> None:
     python = hostfiles.HostPython("/usr/bin/python3", (3, 11))
     data, stamp, how = hostfiles.build_plugin(python, "/")
     assert how.startswith("bytecode compiled by the host's Python 3.")
-    assert data.startswith(b"#!/usr/bin/python3 -IS\n")
+    assert data.startswith(b"#!/usr/bin/python3 -ISc")
     again, stamp_again, _ = hostfiles.build_plugin(python, "/")
     assert (again, stamp_again) == (data, stamp)        # deterministic: no reinstall churn
     path = tmp_path / "humanz-cni"

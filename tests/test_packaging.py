@@ -1,7 +1,8 @@
 """scripts/build and scripts/install: the single-file plugin and how it lands on a node.
 
 The build must give one executable zip of bytecode compiled by the interpreter its shebang
-names, run with ``-IS`` (isolated, no site), and be reproducible; install must replace the file
+names, run with ``-IS`` (isolated, no site) and ``-c`` code that imports the zip without runpy,
+start also as ``python3 FILE`` and without /proc, and be reproducible; install must replace the file
 atomically (a runtime may exec it at any moment), write a conflist only when none exists,
 undo both on ``--uninstall``, and refuse interpreters older than 3.9 before touching anything.
 """
@@ -69,8 +70,9 @@ def test_build_makes_one_executable_zip_of_bytecode(dist: Path) -> None:
     assert stat.S_ISREG(mode) and mode & 0o111 == 0o111
     with zipfile.ZipFile(dist) as z:
         names = z.namelist()
-    assert "__main__.pyc" in names
+    assert "__main__.pyc" in names and "hz.pyc" in names
     assert {"humanz/__init__.pyc", "humanz/cni/skel.pyc", "humanz/bridge.pyc"} <= set(names)
+    assert not any(n.startswith("humanz/agent/") for n in names)      # the plugin never runs it
     assert all(n.endswith(".pyc") for n in names), [n for n in names if not n.endswith(".pyc")]
     assert not any("__pycache__" in n or "/tests/" in n or n.startswith("tests/")
                    for n in names)
@@ -79,9 +81,52 @@ def test_build_makes_one_executable_zip_of_bytecode(dist: Path) -> None:
 def test_shebang_is_the_absolute_interpreter_isolated_without_site(dist: Path) -> None:
     with open(dist, "rb") as f:
         first = f.readline()
-    # Linux hands everything after the interpreter to it as ONE argument, so the two flags
-    # -I and -S are written as the single word -IS.
-    assert first == b"#!" + NODE_PYTHON.encode() + b" -IS\n"
+    # Linux hands everything after the interpreter to it as ONE argument, so the flags -I, -S
+    # and -c with its code are written as the single word -IScCODE.
+    assert first.startswith(b"#!" + NODE_PYTHON.encode() + b" -ISc")
+    assert first.endswith(b";import hz\n")
+    # kernels before 5.1 read 128 bytes of the line (BINPRM_BUF_SIZE): it must fit whole
+    assert len(first.rstrip(b"\n")) <= 127, len(first)
+
+
+def shebang_argv(plugin: Path) -> list[str]:
+    """The argv Linux builds from the file's shebang line: interpreter, one word, the file."""
+    with open(plugin, "rb") as f:
+        interpreter, word = f.readline()[2:].rstrip(b"\n").decode().split(" ", 1)
+    return [interpreter, word, str(plugin)]
+
+
+def test_the_shebang_start_skips_runpy(dist: Path) -> None:
+    """Started by its shebang, Python runs the -c code: it imports ``hz`` from the zip, never
+    runpy (which running a zip through its __main__ costs, ~4 ms of imports)."""
+    argv = shebang_argv(dist)
+    proc = subprocess.run(argv[:1] + ["-X", "importtime"] + argv[1:], capture_output=True,
+                          text=True, env={"CNI_COMMAND": "VERSION"}, timeout=60, cwd="/")
+    assert proc.returncode == 0, proc.stderr
+    modules = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+               if line.startswith("import time:")}
+    assert {"hz", "humanz.cni.skel"} <= modules and "runpy" not in modules, sorted(modules)
+    assert json.loads(proc.stdout)["cniVersion"] == "1.1.0"
+
+
+def test_the_file_runs_as_an_argument_of_its_interpreter(dist: Path) -> None:
+    """``python3 FILE`` (not through the shebang) runs the zip's __main__: the same plugin."""
+    proc = subprocess.run([NODE_PYTHON, "-I", "-S", str(dist)], env={"CNI_COMMAND": "VERSION"},
+                          capture_output=True, text=True, timeout=60, cwd="/")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == cni_version(dist)
+
+
+def test_the_file_starts_without_proc(dist: Path) -> None:
+    """No /proc (an empty tmpfs over it, in a private mount namespace): the pinned path finds
+    nothing and the modules come from the file by name, as in a plain zipapp."""
+    for argv in ([str(dist)], [NODE_PYTHON, "-I", "-S", str(dist)]):
+        proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                               'mount -t tmpfs hzt-noproc /proc && exec "$@"', "sh"] + argv,
+                              env={"CNI_COMMAND": "VERSION", "PATH": "/usr/bin:/bin"},
+                              capture_output=True, text=True, timeout=60, cwd="/")
+        assert proc.returncode == 0, (argv, proc.stderr)
+        assert json.loads(proc.stdout)["cniVersion"] == "1.1.0"
 
 
 def test_the_file_answers_version_with_an_empty_environment(dist: Path) -> None:
@@ -113,7 +158,7 @@ def test_bytecode_is_compiled_by_the_target_interpreter(tmp_path: Path) -> None:
     """Built for 3.9, the file names 3.9 and runs; 3.11's bytecode would not load in it."""
     python = require_python(PYTHON_39)
     out = build(tmp_path / "humanz-cni", python=python)
-    assert out.read_bytes().startswith(b"#!" + python.encode() + b" -IS\n")
+    assert out.read_bytes().startswith(b"#!" + python.encode() + b" -ISc")
     assert cni_version(out)["cniVersion"] == "1.1.0"
 
 
@@ -213,7 +258,7 @@ def test_install_replaces_the_file_atomically(dist: Path, tmp_path: Path) -> Non
 
 def test_a_running_plugin_survives_an_upgrade(dist: Path, tmp_path: Path) -> None:
     """The plugin imports lazily and zipimport reopens its archive by name: without the pin
-    in the zip's __main__ a process that outlives an install would read the new file at the
+    in the shebang's code a process that outlives an install would read the new file at the
     old offsets. Here a plugin blocks on stdin, a different build is installed over it, then
     it gets its config: its answer must equal that of a run with no upgrade in between."""
     other = build(tmp_path / "other", python=same_interpreter_other_path())
@@ -245,7 +290,7 @@ def test_a_running_plugin_survives_an_upgrade(dist: Path, tmp_path: Path) -> Non
 
 
 def wait_until_it_holds(pid: int, path: str) -> None:
-    """Wait (bounded) until process ``pid`` has ``path`` open: the zip's __main__ has run."""
+    """Wait (bounded) until process ``pid`` has ``path`` open: the shebang's code has run."""
     for _ in range(1000):
         try:
             links = [os.readlink("/proc/%d/fd/%s" % (pid, fd))

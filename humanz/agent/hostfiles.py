@@ -11,12 +11,16 @@ a python3 >= 3.9 in the host's root (mounted read-only into the agent's containe
 ``/host``). The version is read from the file system (the interpreter's versioned name and its
 standard library directory) because the host's binary cannot be run inside the container.
 
-The plugin file is a zipapp built from this very ``humanz`` package (without the agent), in the
-shape scripts/build gives dist/humanz-cni: a shebang ``#!<host python> -IS``, then an
-uncompressed zip of bytecode compiled *by the host's interpreter* (run in a chroot into the host
-root), with fixed timestamps. When the host's Python cannot be run, the sources go in instead
-(correct, but compiled on every run — the log says so). The zip comment carries a digest of
-everything that went in, so an up-to-date install is recognised without rebuilding.
+The plugin file is built here, for the agent and for scripts/build alike (``plugin_sources``,
+``compile_on_host``, ``plugin_file``): ONE file, a shebang line that starts the plugin, then an
+uncompressed zip of this very ``humanz`` package (without the agent) as bytecode compiled *by
+the host's interpreter* (run in a chroot into the host root), with fixed timestamps. The
+shebang runs the interpreter with ``-c`` code that pins the file and imports the zip's root
+module ``hz`` (see ``PLUGIN_BOOT``): no ``runpy``, which a zipapp started through its
+``__main__`` pays ~4 ms for. ``python3 FILE`` still works, through the zip's ``__main__``.
+When the host's Python cannot be run, the sources go in instead (correct, but compiled on every
+run — the log says so). The zip comment carries a digest of everything that went in, so an
+up-to-date install is recognised without rebuilding.
 """
 
 from __future__ import annotations
@@ -35,18 +39,64 @@ if TYPE_CHECKING:
 
 __all__ = ["atomic_write", "HostPython", "find_host_python", "compile_on_host", "build_plugin",
            "PluginBuildError", "plugin_up_to_date", "conflist", "MIN_PYTHON",
-           "PYTHON_CANDIDATES"]
+           "PYTHON_CANDIDATES", "PLUGIN_BOOT", "PLUGIN_ENTRIES", "SHEBANG_PORTABLE",
+           "SHEBANG_MAX", "plugin_shebang", "plugin_sources", "plugin_file"]
 
 MIN_PYTHON = (3, 9)
 # Where distributions put python3, in order of preference (paths inside the host's root).
 PYTHON_CANDIDATES = ("/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3",
                      "/usr/libexec/platform-python")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)          # fixed timestamps: the same input, the same bytes
-_PLUGIN_MAIN = b"""\
+# The shebang line is "#!<python> -IScCODE". Linux passes everything after the interpreter's
+# path as ONE argument, and CPython's option parser takes the rest of an option word after
+# ``c`` as -c's code: the interpreter runs as ``-I -S -c CODE FILE``, FILE (this file's path,
+# as the runtime exec'd it) in sys.argv[1]. CODE, before anything is read from the zip:
+# - opens FILE and puts /proc/self/fd/N first on sys.path. zipimport reopens its archive BY
+#   PATH for every module it loads, and an upgrade renames a new file over FILE at any moment;
+#   through the descriptor, every import reads the file this process started from;
+# - puts FILE itself LAST on sys.path: without /proc the first entry finds nothing and the
+#   modules come from FILE by name, as in a plain zipapp (with /proc, that entry is never read);
+# - imports the zip's root module ``hz``, which runs the plugin and exits.
+# The whole line must stay within 127 bytes: kernels before 5.1 read only 128 bytes of it
+# (BINPRM_BUF_SIZE, include/uapi/linux/binfmts.h; 256 since 5.1) and cut the rest off silently,
+# which here would cut the code. With /usr/bin/python3 the line is 121 bytes.
+PLUGIN_BOOT = ('import sys,posix;a=sys.argv[1];sys.path=["/proc/self/fd/%d"%posix.open(a,0),'
+               '*sys.path,a];import hz')
+SHEBANG_PORTABLE = 127        # the longest line every kernel runs whole (BINPRM_BUF_SIZE 128)
+SHEBANG_MAX = 255             # the longest line kernels >= 5.1 run whole (BINPRM_BUF_SIZE 256)
+# The zip's root modules: ``hz`` for the shebang; ``__main__`` for ``python3 FILE`` (runpy).
+PLUGIN_ENTRIES = {
+    "hz.py": b'''"""The plugin started by its shebang line, which has already pinned this file."""
 import sys
 from humanz.cni.skel import main
 sys.exit(main())
+''',
+    "__main__.py": b'''"""The plugin started as ``python3 FILE``: pin this file, run the plugin, exit.
+
+zipimport reopens the archive BY NAME for every module it loads, and an upgrade renames a new
+file over that name at any moment. Importing through /proc/self/fd/N keeps every import on the
+file this process started from. Without /proc, import by name as a plain zipapp does.
 """
+import sys
+from posix import O_RDONLY, open as _open, stat as _stat   # builtin, already loaded
+
+try:
+    _pinned = "/proc/self/fd/%d" % _open(sys.path[0], O_RDONLY)   # not inherited (PEP 446)
+    _stat(_pinned)
+    sys.path[0] = _pinned
+except OSError:
+    pass
+
+from humanz.cni.skel import main
+
+sys.exit(main())
+''',
+}
+
+
+def plugin_shebang(python: str) -> bytes:
+    """The plugin file's first line for the interpreter at ``python`` (an absolute path)."""
+    return ("#!%s -ISc%s\n" % (python, PLUGIN_BOOT)).encode()
 
 
 def atomic_write(path: str, data: bytes, mode: int = 0o644) -> bool:
@@ -174,9 +224,13 @@ def _version_from_stdlib(host_root: str, resolved: str,
     return found.pop() if len(found) == 1 else None
 
 
-def _package_sources(package_dir: str) -> list[tuple[str, bytes]]:
-    """(archive name, source) for every module of humanz the plugin may import (not the agent)."""
-    files: list[tuple[str, bytes]] = []
+def plugin_sources(package_dir: str | None = None) -> dict[str, bytes]:
+    """Everything the plugin file holds, as {name in the zip: source}: every module of the
+    ``humanz`` package at ``package_dir`` (default: this one) except the agent, and the two
+    root entries of ``PLUGIN_ENTRIES``."""
+    if package_dir is None:
+        package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    files = dict(PLUGIN_ENTRIES)
     for root, dirs, names in os.walk(package_dir):
         dirs[:] = sorted(d for d in dirs if d not in ("agent", "__pycache__")
                          and not d.startswith("."))
@@ -185,7 +239,7 @@ def _package_sources(package_dir: str) -> list[tuple[str, bytes]]:
                 path = os.path.join(root, name)
                 rel = os.path.relpath(path, os.path.dirname(package_dir))
                 with open(path, "rb") as f:
-                    files.append((rel.replace(os.sep, "/"), f.read()))
+                    files[rel.replace(os.sep, "/")] = f.read()
     return files
 
 
@@ -211,7 +265,8 @@ class PluginBuildError(Exception):
 
 def compile_on_host(host_root: str, python: HostPython,
                     sources: dict[str, bytes]) -> tuple[tuple[int, int, int], dict[str, bytes]]:
-    """Compile ``sources`` with the host's own Python, run inside a chroot into ``host_root``.
+    """Compile ``sources`` with the host's own Python, run inside a chroot into ``host_root``
+    (directly when ``host_root`` is "/" or "": scripts/build, or an agent on the host itself).
 
     The host's interpreter cannot run against the container's libraries, but in a chroot into
     the host's root it runs as on the host (CAP_SYS_CHROOT is in every container runtime's
@@ -222,13 +277,15 @@ def compile_on_host(host_root: str, python: HostPython,
     payload = json.dumps({name: data.decode("utf-8") for name, data in sources.items()})
     # chroot(8) rather than os.chroot in preexec_fn: the agent has threads, and preexec_fn
     # is unsafe in a threaded process.
-    command = ["chroot", host_root or "/", python.path, "-I", "-S", "-c", _COMPILER]
+    command = [python.path, "-I", "-S", "-c", _COMPILER]
+    if host_root not in ("", "/"):
+        command[:0] = ["chroot", host_root]
     try:
         proc = subprocess.run(command, input=payload, capture_output=True, text=True,
                               timeout=120, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
                                                 "LC_ALL": "C.UTF-8"})
     except (OSError, subprocess.SubprocessError) as e:
-        raise PluginBuildError("cannot run %s: %s" % (" ".join(command[:3]), e)) from None
+        raise PluginBuildError("cannot run %s: %s" % (" ".join(command[:-4]), e)) from None
     if proc.returncode != 0:
         raise PluginBuildError("%s failed: %s" % (python.path, proc.stderr.strip()[-500:]))
     try:
@@ -252,12 +309,8 @@ def build_plugin(python: HostPython, host_root: str, package_dir: str | None = N
     makes it. If that cannot run, the sources go in instead: the plugin still works, but each
     run compiles what it imports — slower, so the reason is reported.
     """
-    if package_dir is None:
-        package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    # Linux hands everything after the interpreter to it as ONE argument: "-IS", not "-I -S".
-    shebang = ("#!%s -IS\n" % python.path).encode()
-    sources = dict(_package_sources(package_dir))
-    sources["__main__.py"] = _PLUGIN_MAIN
+    shebang = plugin_shebang(python.path)
+    sources = plugin_sources(package_dir)
     try:
         version, files = compile_on_host(host_root, python, sources)
         how = "bytecode compiled by the host's Python %d.%d.%d" % version
@@ -268,13 +321,21 @@ def build_plugin(python: HostPython, host_root: str, package_dir: str | None = N
     for name in sorted(sources):
         digest.update(name.encode() + b"\0" + hashlib.sha256(sources[name]).digest())
     stamp = "humanz-cni " + digest.hexdigest()
+    return plugin_file(python.path, files, stamp.encode()), stamp, how
+
+
+def plugin_file(python: str, files: dict[str, bytes], comment: bytes = b"") -> bytes:
+    """The plugin file: ``plugin_shebang(python)``, then a deterministic zip of ``files``.
+
+    zipimport finds a zip by its end records, so the line in front of it does not disturb it.
+    """
     buf = io.BytesIO()
-    buf.write(shebang)
+    buf.write(plugin_shebang(python))
     with zipfile.ZipFile(buf, "w") as zf:
         for name in sorted(files):
             _add(zf, name, files[name])
-        zf.comment = stamp.encode()
-    return buf.getvalue(), stamp, how
+        zf.comment = comment
+    return buf.getvalue()
 
 
 def _add(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
