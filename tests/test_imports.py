@@ -32,9 +32,9 @@ PLUGIN_MODULES = VERSION_MODULES | {
     "humanz.netlink", "humanz.netlink.uapi", "humanz.netlink.netns", "humanz.netlink.errors",
     "humanz.netlink.codec", "humanz.netlink.nlsocket", "humanz.netlink.rtnl"}
 
-# Python < 3.12 has no os.setns: humanz.netlink.netns then needs ctypes for it.
-ALLOWED_EXTRA = set() if sys.version_info >= (3, 12) else {"ctypes", "_ctypes",
-                                                            "ctypes._endian"}
+# Python < 3.12 has no os.setns: humanz.netlink.netns then binds libc's through _ctypes (the
+# C half only: the ctypes package itself is never imported).
+ALLOWED_EXTRA = set() if sys.version_info >= (3, 12) else {"_ctypes"}
 
 
 def imported(command: str, conf: object, node: Node | None = None,

@@ -12,8 +12,10 @@ The kernel facts this module is built on:
   mount namespace, as iproute2 does.
 - /proc/sys/net/... shows the namespace of the thread that opens it.
 
-Python >= 3.12 has ``os.setns``/``os.unshare``; older ones go through libc via ctypes, which is
-imported only then (it costs milliseconds). mount/umount2 always go through ctypes.
+Python >= 3.12 has ``os.setns``/``os.unshare``; older ones call libc's, and mount/umount2
+always do. Those calls are bound through ``_ctypes`` (the C half of ctypes) directly, imported
+only when needed: the ``ctypes`` package on top of it costs ~1.5 ms of start-up (its Python
+module, ``ctypes._endian``, ``struct``, dozens of classes) for nothing the plugin uses.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ TYPE_CHECKING = False   # (importing typing costs milliseconds; mypy treats this
 from .uapi import CLONE_NEWNET, NS_GET_NSTYPE
 
 if TYPE_CHECKING:
-    import ctypes
     from typing import Any, Callable, List, Optional, TypeVar, Union
 
     T = TypeVar("T")
@@ -253,22 +254,45 @@ def _write(path: str, value: str) -> None:
 # System calls Python may not wrap
 # --------------------------------------------------------------------------------------------
 
-_libc_handle: ctypes.CDLL | None = None
+_libc_functions: dict[str, Callable[..., int]] = {}
+_libc_function_type: Any = None
 
 
-def _libc() -> ctypes.CDLL:
-    global _libc_handle
-    if _libc_handle is None:
-        import ctypes
-        _libc_handle = ctypes.CDLL(None, use_errno=True)
-    return _libc_handle
+def _libc_function(name: str) -> Callable[..., int]:
+    """libc's function ``name``, callable with ints, bytes and None; it returns a C int.
+
+    What ``ctypes.CDLL(None, use_errno=True).name`` gives, made from ``_ctypes`` alone: a
+    function-pointer class (cdecl; errno saved per thread after each call, read back with
+    ``_ctypes.get_errno``) whose result type is C ``int``, instantiated with the symbol's name
+    and an object whose ``_handle`` is ``dlopen(NULL)`` — the program and the libraries it
+    loaded, libc among them.
+    """
+    function = _libc_functions.get(name)
+    if function is None:
+        global _libc_function_type
+        import _ctypes
+        if _libc_function_type is None:
+            class CInt(_ctypes._SimpleCData):  # type: ignore[type-arg]  # ctypes.c_int
+                _type_ = "i"
+
+            class LibcFunction(_ctypes.CFuncPtr):
+                _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+                _restype_ = CInt
+
+            class Program:                               # what dlsym searches
+                _handle = _ctypes.dlopen(None, os.RTLD_NOW)  # type: ignore[arg-type]
+
+            _libc_function_type = (LibcFunction, Program)
+        function_type, program = _libc_function_type
+        function = _libc_functions[name] = function_type((name, program))
+    return function
 
 
 def _libc_call(name: str, *args: object) -> None:
     """Call libc's ``name(*args)``; a -1 return becomes OSError with errno."""
-    import ctypes
-    if getattr(_libc(), name)(*args) != 0:
-        err = ctypes.get_errno()
+    if _libc_function(name)(*args) != 0:
+        import _ctypes
+        err = _ctypes.get_errno()
         raise OSError(err, "%s: %s" % (name, os.strerror(err)))
 
 
