@@ -12,6 +12,11 @@ Decoding records where each piece sits (``offset``, ``length``) so that the expl
 walks the very same objects instead of parsing a second time. Decoding any byte string either
 returns messages or raises :class:`~humanz.netlink.errors.DecodeError`; unknown attributes are
 kept (as raw bytes with their number), never dropped.
+
+Speed matters (a dump of 10,000 routes is 10,000 messages): the decoder walks each message
+once and keeps, per nest, a name → value dict of first occurrences (:class:`Attrs`); the
+:class:`Attr` objects with their offsets are made (by the same walk, recording) only when
+someone iterates over them.
 """
 
 from __future__ import annotations
@@ -26,17 +31,21 @@ from .errors import DecodeError
 from .uapi import ROUTE, AttrSet, AttrSpec, ProtocolSchema, StructSpec
 
 if TYPE_CHECKING:
-    from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+    from typing import Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
     Buffer = Union[bytes, bytearray, memoryview]
     # What an attribute decodes to.
     Value = Union[int, str, bytes, bool, "Attrs", "Struct", "StructAttrs"]
     # What the encoder accepts: a name (or a raw number) and a value; nested values are lists.
     Item = Tuple[Union[str, int], object]
+    # What the decoder walked to make an Attrs: data, start, end, attribute set, family,
+    # nesting depth, protocol (the arguments of _walk_attrs)
+    Where = Tuple[bytes, int, int, AttrSet, int, int, ProtocolSchema]
 
 _HDR = struct.Struct("=IHHII")     # struct nlmsghdr
 _NLA = struct.Struct("=HH")        # struct nlattr: nla_len, nla_type
-_I32 = struct.Struct("=i")
+NLA_HDRLEN = 4                     # <linux/netlink.h>: its size
+_SCALARS = {kind: struct.Struct(fmt) for kind, fmt in uapi.SCALAR_FORMATS.items()}
 _SWITCHES = (uapi.SWITCH, uapi.SWITCH_F)
 _FLAGGED = (uapi.NESTED_F, uapi.SWITCH_F)   # sent with NLA_F_NESTED in nla_type
 MAX_DEPTH = 16                     # nests deeper than this are refused, not recursed into
@@ -58,14 +67,11 @@ class Struct:
 
     def __init__(self, spec: StructSpec, values: tuple[int, ...], offset: int) -> None:
         self.spec = spec
-        self.values = values
+        self.values = values        # in the order of spec.fields
         self.offset = offset
 
     def __getitem__(self, field: str) -> int:
-        for i, f in enumerate(self.spec.fields):
-            if f[0] == field:
-                return self.values[i]
-        raise KeyError(field)
+        return self.values[self.spec.index[field]]      # KeyError for a field it lacks
 
     def as_dict(self) -> dict[str, int]:
         return {f[0]: v for f, v in zip(self.spec.fields, self.values)}
@@ -123,77 +129,106 @@ class Attr:
         return "%s=%r" % (self.name, self.value)
 
 
-class Attrs(list["Attr"]):
-    """A list of :class:`Attr` in wire order, with look-ups by attribute name."""
+class Attrs:
+    """The attributes of one message or nest: a sequence of :class:`Attr` in wire order, with
+    look-ups by attribute name.
 
-    __slots__ = ()
+    Decoding walks the attributes once and keeps ``first``: the value of the first attribute
+    of each known name, which ``get``/``get_int``/``get_str``/``get_attrs`` read with one dict
+    look-up. The :class:`Attr` objects (every attribute in wire order, unknown ones included,
+    with offsets) are what iterating, ``len`` and ``find`` give: they are made the first time
+    someone asks (the explain formatter, the CLI) by walking the same bytes again with the
+    same function. So reading 10,000 routes into ``Route`` objects makes no Attr at all.
+    """
+
+    __slots__ = ("first", "_where", "_attrs")
+
+    def __init__(self, first: dict[str, Value] | None = None,
+                 where: Where | None = None) -> None:
+        self.first: dict[str, Value] = {} if first is None else first
+        self._where = where         # what the decoder walked, to walk it again; None = empty
+        self._attrs: list[Attr] | None = None if where else []
+
+    def _list(self) -> list[Attr]:
+        """The Attr objects, made once (the bytes were decoded before: this cannot fail)."""
+        if self._attrs is None:
+            assert self._where is not None
+            attrs: list[Attr] = []
+            _walk_attrs(*self._where, record=attrs)
+            self._attrs = attrs
+        return self._attrs
+
+    def __iter__(self) -> Iterator[Attr]:
+        return iter(self._list())
+
+    def __len__(self) -> int:
+        return len(self._list())
+
+    def __getitem__(self, index: int) -> Attr:
+        return self._list()[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Attrs):
+            return self._list() == other._list()
+        return isinstance(other, list) and self._list() == other
+
+    def __repr__(self) -> str:
+        return repr(self._list())
 
     def find(self, name: str) -> Attr | None:
-        for a in self:
-            if a.spec is not None and a.spec.name == name:
-                return a
-        return None
+        """The first attribute called ``name``, or None."""
+        if name not in self.first:
+            return None
+        return next(a for a in self._list() if a.spec is not None and a.spec.name == name)
 
     def get(self, name: str) -> Value | None:
-        a = self.find(name)
-        return None if a is None else a.value
+        """The value of the first attribute called ``name``, or None."""
+        return self.first.get(name)
 
     def get_int(self, name: str) -> int | None:
-        v = self.get(name)
+        v = self.first.get(name)
         return v if isinstance(v, int) else None
 
     def get_str(self, name: str) -> str | None:
-        v = self.get(name)
+        v = self.first.get(name)
         return v if isinstance(v, str) else None
 
     def get_attrs(self, name: str) -> Attrs | None:
-        v = self.get(name)
+        v = self.first.get(name)
         return v if isinstance(v, Attrs) else None
 
 
 class Message:
     """One decoded netlink message.
 
-    ``header`` is the nlmsghdr; ``fixed`` the type's struct (or None for control messages and
-    unknown types); ``attrs`` its attributes. For NLMSG_ERROR and NLMSG_DONE, ``error`` is the
-    (negative or zero) errno, ``request`` the echoed header of the request an NLMSG_ERROR
+    ``length``, ``type``, ``flags``, ``seq`` and ``pid`` are the nlmsghdr's fields (``header``
+    gives them as a :class:`Struct`); ``fixed`` the type's struct (or None for control messages
+    and unknown types); ``attrs`` its attributes. For NLMSG_ERROR and NLMSG_DONE, ``error`` is
+    the (negative or zero) errno, ``request`` the echoed header of the request an NLMSG_ERROR
     answers, and ``attrs`` the extended-ACK attributes. ``raw`` is any payload left undecoded.
     ``protocol`` is the schema it was decoded with (it names the type).
     """
 
-    __slots__ = ("header", "fixed", "attrs", "error", "request", "raw", "offset", "protocol")
+    __slots__ = ("length", "type", "flags", "seq", "pid", "offset", "fixed", "attrs", "error",
+                 "request", "raw", "protocol")
 
-    def __init__(self, header: Struct, fixed: Struct | None, attrs: Attrs,
-                 error: int | None = None, request: Struct | None = None,
+    def __init__(self, header: tuple[int, ...], offset: int, fixed: Struct | None,
+                 attrs: Attrs, error: int | None = None, request: Struct | None = None,
                  raw: bytes = b"", protocol: ProtocolSchema = ROUTE) -> None:
-        self.protocol = protocol
-        self.header = header
+        self.length, self.type, self.flags, self.seq, self.pid = header   # struct nlmsghdr
+        self.offset = offset
         self.fixed = fixed
         self.attrs = attrs
         self.error = error
         self.request = request
         self.raw = raw
-        self.offset = header.offset
+        self.protocol = protocol
 
     @property
-    def length(self) -> int:
-        return self.header.values[0]
-
-    @property
-    def type(self) -> int:
-        return self.header.values[1]
-
-    @property
-    def flags(self) -> int:
-        return self.header.values[2]
-
-    @property
-    def seq(self) -> int:
-        return self.header.values[3]
-
-    @property
-    def pid(self) -> int:
-        return self.header.values[4]
+    def header(self) -> Struct:
+        """The nlmsghdr as a Struct (for the explain formatter, which shows every field)."""
+        return Struct(uapi.NLMSGHDR, (self.length, self.type, self.flags, self.seq, self.pid),
+                      self.offset)
 
     @property
     def type_name(self) -> str:
@@ -206,7 +241,7 @@ class Message:
         if self.fixed is not None:
             parts.append(repr(self.fixed))
         if self.attrs:
-            parts.append(repr(list(self.attrs)))
+            parts.append(repr(self.attrs))
         return "<%s>" % " ".join(parts)
 
 
@@ -230,53 +265,54 @@ def decode_message(data: bytes, pos: int = 0, protocol: ProtocolSchema = ROUTE) 
     """Decode the one message starting at ``data[pos]``, a message of ``protocol``."""
     if len(data) - pos < _HDR.size:
         raise DecodeError("truncated nlmsghdr: %d bytes" % (len(data) - pos), pos)
-    header = Struct(uapi.NLMSGHDR, _HDR.unpack_from(data, pos), pos)
-    length, msg_type = header.values[0], header.values[1]
+    header = _HDR.unpack_from(data, pos)
+    length, msg_type, flags = header[0], header[1], header[2]
     if length < _HDR.size or pos + length > len(data):
         raise DecodeError("nlmsg_len %d does not fit in %d bytes" % (length, len(data) - pos),
                           pos)
     body, end = pos + _HDR.size, pos + length
     if msg_type == uapi.NLMSG_ERROR:
-        return _decode_error(data, header, body, end, protocol)
+        return _decode_error(data, header, pos, body, end, protocol)
     if msg_type == uapi.NLMSG_DONE:
-        return _decode_done(data, header, body, end, protocol)
+        return _decode_done(data, header, pos, body, end, protocol)
     schema = protocol.messages.get(msg_type)
     if schema is None:
-        return Message(header, None, Attrs(), raw=data[body:end], protocol=protocol)
+        return Message(header, pos, None, Attrs(), raw=data[body:end], protocol=protocol)
     spec, attr_set = schema
     fixed = _decode_struct(data, body, end, spec)
     family = fixed.values[0]   # rtnetlink's structs and nfgenmsg all start with a family byte
     attrs = _decode_attrs(data, body + align(spec.size), end, attr_set, family, 0, protocol)
-    return Message(header, fixed, attrs, protocol=protocol)
+    return Message(header, pos, fixed, attrs, protocol=protocol)
 
 
-def _decode_error(data: bytes, header: Struct, body: int, end: int,
+def _decode_error(data: bytes, header: tuple[int, ...], pos: int, body: int, end: int,
                   protocol: ProtocolSchema) -> Message:
     """NLMSG_ERROR: errno, the request's header, maybe its payload, then extended-ACK TLVs."""
     err = _decode_struct(data, body, end, uapi.NLMSGERR)
     request = _decode_struct(data, body + 4, end, uapi.NLMSGHDR)
-    pos = body + 4 + _HDR.size
+    at = body + 4 + _HDR.size
     error = err.values[0]
-    if error != 0 and not header.values[2] & uapi.NLM_F_CAPPED:
+    if error != 0 and not header[2] & uapi.NLM_F_CAPPED:
         # without NETLINK_CAP_ACK the kernel quotes our whole request back
-        pos = min(end, pos + align(max(request.values[0] - _HDR.size, 0)))
-    attrs, raw = _decode_ack_tlvs(data, header, pos, end, protocol)
-    return Message(header, err, attrs, error=error, request=request, raw=raw, protocol=protocol)
+        at = min(end, at + align(max(request.values[0] - _HDR.size, 0)))
+    attrs, raw = _decode_ack_tlvs(data, header, at, end, protocol)
+    return Message(header, pos, err, attrs, error=error, request=request, raw=raw,
+                   protocol=protocol)
 
 
-def _decode_done(data: bytes, header: Struct, body: int, end: int,
+def _decode_done(data: bytes, header: tuple[int, ...], pos: int, body: int, end: int,
                  protocol: ProtocolSchema) -> Message:
     """NLMSG_DONE: ends a dump; may carry an errno and extended-ACK TLVs (strict dumps)."""
     if end - body < 4:
-        return Message(header, None, Attrs(), error=None, raw=data[body:end], protocol=protocol)
+        return Message(header, pos, None, Attrs(), raw=data[body:end], protocol=protocol)
     err = _decode_struct(data, body, end, uapi.NLMSGERR)
     attrs, raw = _decode_ack_tlvs(data, header, body + 4, end, protocol)
-    return Message(header, err, attrs, error=err.values[0], raw=raw, protocol=protocol)
+    return Message(header, pos, err, attrs, error=err.values[0], raw=raw, protocol=protocol)
 
 
-def _decode_ack_tlvs(data: bytes, header: Struct, pos: int, end: int,
+def _decode_ack_tlvs(data: bytes, header: tuple[int, ...], pos: int, end: int,
                      protocol: ProtocolSchema) -> tuple[Attrs, bytes]:
-    if header.values[2] & uapi.NLM_F_ACK_TLVS:
+    if header[2] & uapi.NLM_F_ACK_TLVS:
         return _decode_attrs(data, pos, end, uapi.NLMSGERR_ATTRS, 0, 0, protocol), b""
     return Attrs(), data[pos:end]
 
@@ -290,43 +326,58 @@ def _decode_struct(data: bytes, pos: int, end: int, spec: StructSpec) -> Struct:
 
 def _decode_attrs(data: bytes, pos: int, end: int, attr_set: AttrSet, family: int,
                   depth: int, protocol: ProtocolSchema) -> Attrs:
-    """Decode the attributes in ``data[pos:end]`` as members of ``attr_set``.
+    """The attributes in ``data[pos:end]``, members of ``attr_set``, decoded (and checked)."""
+    first = _walk_attrs(data, pos, end, attr_set, family, depth, protocol)
+    return Attrs(first, (data, pos, end, attr_set, family, depth, protocol))
 
-    Two passes: first the headers (so a SWITCH attribute can look at a sibling, e.g.
-    IFLA_INFO_DATA at IFLA_INFO_KIND, whatever their order), then the values.
+
+def _walk_attrs(data: bytes, pos: int, end: int, attr_set: AttrSet, family: int, depth: int,
+                protocol: ProtocolSchema, record: list[Attr] | None = None) -> dict[str, Value]:
+    """Walk the attributes in ``data[pos:end]`` once: check each header, decode each value,
+    and return the first value of each name; with ``record``, also append an :class:`Attr`
+    per attribute to it (what explain and iteration need; a dump does not).
+
+    A SWITCH attribute whose set a sibling chooses (IFLA_INFO_DATA by IFLA_INFO_KIND) waits
+    until the walk has seen every sibling, whatever their order; then it is decoded.
     """
     if depth > MAX_DEPTH:
         raise DecodeError("attributes nested more than %d deep" % MAX_DEPTH, pos)
-    headers = []
+    first: dict[str, Value] = {}
+    by_number = attr_set.by_number
+    waiting = []                    # (spec, offset, nla_len, its Attr if recording)
     while pos < end:
-        if end - pos < _NLA.size:
+        if end - pos < NLA_HDRLEN:
             raise DecodeError("truncated attribute header in %s" % attr_set.name, pos)
         nla_len, nla_type = _NLA.unpack_from(data, pos)
-        if nla_len < _NLA.size or pos + nla_len > end:
+        if nla_len < NLA_HDRLEN or pos + nla_len > end:
             raise DecodeError("attribute length %d does not fit in %s" % (nla_len,
                                                                         attr_set.name), pos)
-        headers.append((pos, nla_len, nla_type))
-        pos += align(nla_len)
-    attrs = Attrs()
-    siblings: dict[str, object] = {}
-    deferred = []
-    for at, nla_len, nla_type in headers:
         number = nla_type & uapi.NLA_TYPE_MASK
-        spec = attr_set.by_number.get(number)
-        attr = Attr(number, nla_type & ~uapi.NLA_TYPE_MASK, spec, attr_set.name, b"", at,
-                    nla_len)
-        attrs.append(attr)
-        if spec is not None and spec.switch_key not in (None, "family"):
-            deferred.append(attr)
-            continue
-        attr.value = _decode_value(data, at + 4, at + nla_len, spec, family, depth, siblings,
-                                   protocol)
-        if spec is not None:
-            siblings[spec.name] = attr.value
-    for attr in deferred:
-        attr.value = _decode_value(data, attr.offset + 4, attr.offset + attr.length, attr.spec,
-                                   family, depth, siblings, protocol)
-    return attrs
+        spec = by_number.get(number)
+        attr = None
+        if record is not None:
+            attr = Attr(number, nla_type & ~uapi.NLA_TYPE_MASK, spec, attr_set.name, b"", pos,
+                        nla_len)
+            record.append(attr)
+        if spec is None:
+            if attr is not None:
+                attr.value = data[pos + 4:pos + nla_len]      # unknown: kept as bytes
+        elif spec.switch_key is None or spec.switch_key == "family":
+            value = _decode_value(data, pos + 4, pos + nla_len, spec, family, depth, first,
+                                  protocol)
+            if spec.name not in first:
+                first[spec.name] = value
+            if attr is not None:
+                attr.value = value
+        else:
+            waiting.append((spec, pos, nla_len, attr))
+        pos += (nla_len + 3) & ~3               # align(nla_len), without a call
+    for spec, at, nla_len, waiting_attr in waiting:
+        value = _decode_value(data, at + 4, at + nla_len, spec, family, depth, first, protocol)
+        first.setdefault(spec.name, value)
+        if waiting_attr is not None:
+            waiting_attr.value = value
+    return first
 
 
 def _switch_set(spec: AttrSpec, family: int, siblings: Mapping[str, object],
@@ -339,26 +390,30 @@ def _switch_set(spec: AttrSpec, family: int, siblings: Mapping[str, object],
     return protocol.attr_sets[name] if name else None
 
 
-def _decode_value(data: bytes, pos: int, end: int, spec: AttrSpec | None, family: int,
+def _decode_value(data: bytes, pos: int, end: int, spec: AttrSpec, family: int,
                   depth: int, siblings: Mapping[str, object], protocol: ProtocolSchema) -> Value:
     """Decode one attribute payload ``data[pos:end]`` according to its spec's kind."""
-    if spec is None:
-        return data[pos:end]
-    kind, n = spec.kind, end - pos
-    fmt = uapi.SCALAR_FORMATS.get(kind)
-    if fmt is not None:
-        if n != struct.calcsize(fmt):
+    kind = spec.kind
+    scalar = _SCALARS.get(kind)
+    if scalar is not None:
+        if end - pos != scalar.size:
             raise DecodeError("%s: %s needs %d bytes, got %d" % (
-                spec.name, kind, struct.calcsize(fmt), n), pos)
-        return struct.unpack_from(fmt, data, pos)[0]  # type: ignore[no-any-return]
+                spec.name, kind, scalar.size, end - pos), pos)
+        number: int = scalar.unpack_from(data, pos)[0]
+        return number
+    if kind == uapi.IP:
+        if end - pos == 4:
+            return inet_ntop(AF_INET, data[pos:end])
+        if end - pos == 16:
+            return inet_ntop(AF_INET6, data[pos:end])
+        raise DecodeError("%s: an IP address has 4 or 16 bytes, got %d" % (spec.name, end - pos),
+                          pos)
     if kind == uapi.STRING:
         raw = data[pos:end]
         nul = raw.find(b"\0")
         return (raw if nul < 0 else raw[:nul]).decode("utf-8", "surrogateescape")
     if kind == uapi.MAC:
         return ":".join("%02x" % b for b in data[pos:end])
-    if kind == uapi.IP:
-        return _decode_ip(data[pos:end], spec, pos)
     if kind == uapi.FLAG:
         return True
     if kind in (uapi.NESTED, uapi.NESTED_F):
@@ -379,15 +434,6 @@ def _decode_value(data: bytes, pos: int, end: int, spec: AttrSpec | None, family
             return data[pos:end]
         return _decode_attrs(data, pos, end, chosen, family, depth + 1, protocol)
     return data[pos:end]   # BYTES
-
-
-def _decode_ip(raw: bytes, spec: AttrSpec, pos: int) -> str:
-    if len(raw) == 4:
-        return inet_ntop(AF_INET, raw)
-    if len(raw) == 16:
-        return inet_ntop(AF_INET6, raw)
-    raise DecodeError("%s: an IP address has 4 or 16 bytes, got %d" % (spec.name, len(raw)),
-                      pos)
 
 
 def attr_path_at(data: bytes, offset: int, protocol: ProtocolSchema = ROUTE) -> str | None:

@@ -107,19 +107,22 @@ class Route:
 
     def __init__(self, m: Message) -> None:
         assert m.fixed is not None
-        a, f = m.attrs, m.fixed
-        self.family: int = _VERSION_OF_FAMILY.get(f["rtm_family"], 0)
-        self.dst_len: int = f["rtm_dst_len"]
+        # struct rtmsg, field by field (uapi.RTMSG): a dump builds thousands of these
+        family, dst_len, _src_len, _tos, rtm_table, protocol, scope, rtm_type, flags = \
+            m.fixed.values
+        a = m.attrs
+        self.family: int = _VERSION_OF_FAMILY.get(family, 0)
+        self.dst_len: int = dst_len
         self.dst: str | None = a.get_str("RTA_DST")
         self.gateway: str | None = a.get_str("RTA_GATEWAY")
         self.oif: int | None = a.get_int("RTA_OIF")
-        table = a.get_int("RTA_TABLE")
-        self.table: int = f["rtm_table"] if table is None else table
+        table = a.get_int("RTA_TABLE")           # the full id; rtm_table has only 8 bits
+        self.table: int = rtm_table if table is None else table
         self.metric: int | None = a.get_int("RTA_PRIORITY")
-        self.protocol: int = f["rtm_protocol"]
-        self.scope: int = f["rtm_scope"]
-        self.type: int = f["rtm_type"]
-        self.flags: int = f["rtm_flags"]
+        self.protocol: int = protocol
+        self.scope: int = scope
+        self.type: int = rtm_type
+        self.flags: int = flags
 
     def __repr__(self) -> str:
         dst = "default" if self.dst is None else "%s/%d" % (self.dst, self.dst_len)

@@ -23,7 +23,9 @@ import struct
 TYPE_CHECKING = False   # (importing typing costs milliseconds; mypy treats this as True)
 
 if TYPE_CHECKING:
-    from typing import Dict, Optional, Sequence, Tuple, Union
+    from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+
+    Buffer = Union[bytes, bytearray, memoryview]
 
 # --------------------------------------------------------------------------------------------
 # Constants outside the tables
@@ -224,11 +226,13 @@ class StructSpec:
     ``struct.Struct``; one with a big-endian field (nfgenmsg's ``res_id``) field by field.
     """
 
-    __slots__ = ("name", "fields", "size", "offsets", "sizes", "_whole", "_parts")
+    __slots__ = ("name", "fields", "index", "size", "offsets", "sizes", "unpack_from", "_whole",
+                 "_parts")
 
     def __init__(self, name: str, fields: tuple[Field, ...]) -> None:
         self.name = name
         self.fields = fields
+        self.index = {f[0]: i for i, f in enumerate(fields)}   # field name → position
         parts = [struct.Struct(f[1] if f[1].startswith(">") else "=" + f[1]) for f in fields]
         self.sizes = tuple(p.size for p in parts)
         self.offsets = tuple(sum(self.sizes[:i]) for i in range(len(fields)))
@@ -236,11 +240,13 @@ class StructSpec:
         mixed = any(f[1].startswith(">") for f in fields)
         self._whole = None if mixed else struct.Struct("=" + "".join(f[1] for f in fields))
         self._parts = tuple(zip(parts, self.offsets)) if mixed else ()
+        # unpack_from(data, pos): the field values of the struct at data[pos] (the caller
+        # checked the length). For a host-order struct it is struct.Struct's own method: the
+        # decoder calls it once per message, so no Python function in between.
+        self.unpack_from: Callable[[Buffer, int], tuple[int, ...]] = (
+            self._unpack_parts if self._whole is None else self._whole.unpack_from)
 
-    def unpack_from(self, data: bytes, pos: int) -> tuple[int, ...]:
-        """The field values of the struct at ``data[pos]`` (the caller checked the length)."""
-        if self._whole is not None:
-            return self._whole.unpack_from(data, pos)
+    def _unpack_parts(self, data: Buffer, pos: int) -> tuple[int, ...]:
         return tuple(part.unpack_from(data, pos + at)[0] for part, at in self._parts)
 
     def pack(self, values: Sequence[int]) -> bytes:
