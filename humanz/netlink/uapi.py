@@ -381,19 +381,34 @@ class AttrSet:
 
     Nested kinds name their children's set (or struct) by name; the names are looked up in
     the attribute sets of the protocol being decoded (``ProtocolSchema.attr_sets``).
+
+    The specs are made from the declarations on first use: importing this module declares
+    some 200 attributes, and a plugin run needs only the sets its messages touch.
     """
 
-    __slots__ = ("name", "header", "by_number", "by_name")
+    __slots__ = ("name", "header", "_decls", "_by_number", "_by_name")
 
     def __init__(self, name: str, header: str, decls: dict[int, AttrDecl]) -> None:
         self.name = name
         self.header = header
-        self.by_number: dict[int, AttrSpec] = {}
-        self.by_name: dict[str, AttrSpec] = {}
-        for number, decl in decls.items():
-            spec = AttrSpec(number, decl[0], decl[1], decl[2] if len(decl) == 3 else None)
-            self.by_number[number] = spec
-            self.by_name[spec.name] = spec
+        self._decls = decls
+        self._by_number: dict[int, AttrSpec] | None = None
+        self._by_name: dict[str, AttrSpec] | None = None
+
+    @property
+    def by_number(self) -> dict[int, AttrSpec]:
+        """Attribute number → spec (what the decoder looks up)."""
+        if self._by_number is None:
+            self._by_number = {number: AttrSpec(number, *decl)
+                               for number, decl in self._decls.items()}
+        return self._by_number
+
+    @property
+    def by_name(self) -> dict[str, AttrSpec]:
+        """Attribute name → spec (what the encoder looks up)."""
+        if self._by_name is None:
+            self._by_name = {spec.name: spec for spec in self.by_number.values()}
+        return self._by_name
 
 
 ATTR_SETS: dict[str, AttrSet] = {}     # NETLINK_ROUTE's attribute sets, by name
