@@ -54,6 +54,8 @@ VETH_NAME_TRIES = 16         # "veth" + 8 random hex digits clash with odds 1 in
 EEXIST = 17                  # asm-generic/errno-base.h
 ENOENT = 2
 ESRCH = 3
+ENODEV = 19
+EOPNOTSUPP = 95
 EADDRNOTAVAIL = 99           # asm-generic/errno.h
 
 # Result interface indexes: what ADD returns, in this order.
@@ -511,10 +513,14 @@ def remove_masquerade(req: Request, conf: NetConf) -> None:
 
 
 def remove_container_interface(req: Request) -> None:
-    """Delete CNI_IFNAME (a veth: its host end goes with it) if the namespace still exists."""
+    """Delete CNI_IFNAME (a veth: its host end goes with it) if the namespace still exists.
+
+    Asked from the host namespace when the host knows the container's namespace by a netnsid
+    (it does once a veth joins the two, as ADD's does): no thread has to enter the container
+    and no socket has to be made there. Otherwise from a socket inside the container.
+    """
     from humanz.netlink import netns
     from humanz.netlink.errors import NetlinkError
-    from humanz.netlink.rtnl import Rtnl
     if not req.netns or not netns.is_netns(req.netns):
         return  # no namespace, or it is gone: the kernel deleted the veth with it
     if netns.same_as_current(req.netns) and not req.env.get("CNI_NETNS_OVERRIDE"):
@@ -522,9 +528,9 @@ def remove_container_interface(req: Request) -> None:
                        "not deleting %s there" % (req.netns, req.ifname),
                        "set CNI_NETNS_OVERRIDE=1 to allow this")
     try:
-        _note("socket", "NETLINK_ROUTE socket in %s (made by a thread that entered it)"
-              % req.netns)
-        ct = Rtnl(req.netns, _netlink_trace())
+        if _delete_by_netnsid(req):
+            return
+        ct = _container_rtnl(req.netns)
     except OSError as err:
         if err.errno in (ENOENT, ESRCH):
             return  # it went away between the check and the open
@@ -536,8 +542,41 @@ def remove_container_interface(req: Request) -> None:
         try:
             ct.link_del(link.index)
         except NetlinkError as err:
-            if err.errno not in (19, ENOENT):  # ENODEV: deleted meanwhile
+            if err.errno not in (ENODEV, ENOENT):  # deleted meanwhile
                 raise
+
+
+def _delete_by_netnsid(req: Request) -> bool:
+    """From the host namespace: find the container's netnsid (RTM_GETNSID), then its veth
+    CNI_IFNAME there (RTM_GETLINK) and delete it (RTM_DELLINK), both with IFLA_TARGET_NETNSID.
+    False when this cannot be done that way (no netnsid, a kernel too old for it)."""
+    from humanz.netlink.errors import NetlinkError
+    from humanz.netlink.rtnl import Rtnl
+    _note("socket", "NETLINK_ROUTE socket in the host namespace (the plugin's own)")
+    with Rtnl(trace=_netlink_trace()) as host:
+        nsid = host.netnsid_of(req.netns)
+        if nsid is None:
+            _note("netns", "the host has no netnsid for %s: deleting from inside it"
+                  % req.netns)
+            return False
+        _note("netns", "the host knows %s as netnsid %d" % (req.netns, nsid))
+        try:
+            link = host.link_find(req.ifname, netnsid=nsid)
+            if link is not None and link.kind == "veth":
+                host.link_del(link.index, netnsid=nsid)
+        except NetlinkError as err:
+            if err.errno == EOPNOTSUPP:
+                return False
+            if err.errno not in (ENODEV, ENOENT):  # deleted meanwhile
+                raise
+    return True
+
+
+def _container_rtnl(netns_path: str) -> Rtnl:
+    from humanz.netlink.rtnl import Rtnl
+    _note("socket", "NETLINK_ROUTE socket in %s (made by a thread that entered it)"
+          % netns_path)
+    return Rtnl(netns_path, _netlink_trace())
 
 
 # ============================================================================================

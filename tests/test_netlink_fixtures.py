@@ -557,6 +557,112 @@ def test_dump_reply_through_rtnl_gives_typed_addresses() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# RTM_GETNSID: which id does this namespace give the namespace open on fd 4?
+#   (ip netns list-id, for one namespace) — and the kernel's answer, RTM_NEWNSID
+# --------------------------------------------------------------------------------------------
+
+GETNSID = hexbytes("""
+    1c 00 00 00     # nlmsg_len = 28
+    5a 00           # nlmsg_type = RTM_GETNSID (90)
+    05 00           # nlmsg_flags = REQUEST|ACK (a plain get, no dump)
+    01 00 00 00     # nlmsg_seq = 1
+    00 00 00 00     # nlmsg_pid
+    # struct rtgenmsg: one byte ...
+    00              # rtgen_family = AF_UNSPEC
+    00 00 00        # ... padded to 4: attributes start at NLMSG_ALIGN(1)
+    08 00 03 00     # NETNSA_FD (3), nla_len 8
+    04 00 00 00     #   fd 4: an open namespace file (/run/netns/NAME, /proc/PID/ns/net)
+""")
+
+NEWNSID_REPLY = hexbytes("""
+    1c 00 00 00     # nlmsg_len = 28
+    58 00           # nlmsg_type = RTM_NEWNSID (88): the answer to a GET is a NEW
+    00 00           # nlmsg_flags = 0
+    01 00 00 00     # nlmsg_seq = 1 (our request's)
+    00 00 00 00     # nlmsg_pid (trimmed)
+    00 00 00 00     # rtgenmsg: AF_UNSPEC + padding
+    08 00 01 00     # NETNSA_NSID (1), nla_len 8
+    00 00 00 00     #   0: the first id this namespace handed out (-1: none yet)
+""")
+
+
+def test_getnsid_both_directions() -> None:
+    assert codec.encode(uapi.RTM_GETNSID, 5, 1, {}, [("NETNSA_FD", 4)]) == GETNSID
+    [m] = codec.decode(NEWNSID_REPLY)
+    assert (m.type, m.seq, m.length) == (uapi.RTM_NEWNSID, 1, 28)
+    assert m.fixed is not None and m.fixed.as_dict() == {"rtgen_family": 0}
+    assert [(a.name, a.offset, a.value) for a in m.attrs] == [("NETNSA_NSID", 0x14, 0)]
+    assert codec.encode(uapi.RTM_NEWNSID, 0, 1, {}, [("NETNSA_NSID", 0)]) == NEWNSID_REPLY
+
+
+def test_rtnl_netnsid_of_sends_these_bytes_and_reads_the_id() -> None:
+    with fake_rtnl(dump=[NEWNSID_REPLY + ACK]) as (rtnl, kernel):
+        assert rtnl.netnsid_of(4) == 0
+    assert kernel.sent == [GETNSID]
+    none_yet = codec.encode(uapi.RTM_NEWNSID, 0, 1, {}, [("NETNSA_NSID", -1)])
+    with fake_rtnl(dump=[none_yet + ACK]) as (rtnl, kernel):
+        assert rtnl.netnsid_of(4) is None
+
+
+# --------------------------------------------------------------------------------------------
+# RTM_DELLINK in another namespace, asked from this one: ifindex 2 of netnsid 0
+#   (ip -target-netnsid 0 link del dev <2>: what DEL sends from the host)
+# --------------------------------------------------------------------------------------------
+
+DELLINK_TARGET = hexbytes("""
+    28 00 00 00     # nlmsg_len = 40
+    11 00           # nlmsg_type = RTM_DELLINK (17)
+    05 00           # nlmsg_flags = REQUEST|ACK
+    01 00 00 00     # nlmsg_seq = 1
+    00 00 00 00     # nlmsg_pid
+    00 00 00 00     # ifinfomsg: family, pad, type
+    02 00 00 00     # ifi_index = 2: counted in the TARGET namespace, not ours
+    00 00 00 00     # ifi_flags
+    00 00 00 00     # ifi_change
+    08 00 2e 00     # IFLA_TARGET_NETNSID (46), nla_len 8
+    00 00 00 00     #   netnsid 0: the namespace our namespace knows by that id
+""")
+
+
+def test_dellink_in_another_namespace_both_directions() -> None:
+    data = codec.encode(uapi.RTM_DELLINK, 5, 1, {"ifi_index": 2},
+                        [("IFLA_TARGET_NETNSID", 0)])
+    assert data == DELLINK_TARGET
+    [m] = codec.decode(DELLINK_TARGET)
+    assert m.fixed is not None and m.fixed["ifi_index"] == 2
+    assert m.attrs.get("IFLA_TARGET_NETNSID") == 0
+
+
+def test_rtnl_link_del_in_netnsid_sends_these_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    with fake_rtnl() as (rtnl, kernel):
+        rtnl.link_del(2, netnsid=0)
+    assert kernel.sent == [DELLINK_TARGET]
+    # Before Linux 4.16 RTM_DELLINK ignores IFLA_TARGET_NETNSID and would delete ifindex 2
+    # of OUR namespace: refused, nothing sent.
+    from humanz.netlink import rtnl as rtnl_module
+    monkeypatch.setattr(rtnl_module, "_kernel_version", lambda: (4, 15))
+    with fake_rtnl() as (rtnl, kernel):
+        with pytest.raises(NetlinkError) as caught:
+            rtnl.link_del(2, netnsid=0)
+    assert caught.value.errno == 95 and kernel.sent == []
+
+
+def test_rtnl_link_get_in_netnsid_checks_the_kernel_honoured_it() -> None:
+    """A kernel that ignores IFLA_TARGET_NETNSID answers about OUR namespace's link, without
+    the attribute in the answer: link_get says so (EOPNOTSUPP) instead of returning it."""
+    answer = codec.encode(uapi.RTM_NEWLINK, 0, 1, {"ifi_index": 2},
+                          [("IFLA_TARGET_NETNSID", 0), ("IFLA_IFNAME", "eth0")])
+    with fake_rtnl(dump=[answer + ACK]) as (rtnl, kernel):
+        assert rtnl.link_get("eth0", netnsid=0).index == 2
+    assert codec.decode(kernel.sent[0])[0].attrs.get("IFLA_TARGET_NETNSID") == 0
+    ignored = codec.encode(uapi.RTM_NEWLINK, 0, 1, {"ifi_index": 2}, [("IFLA_IFNAME", "eth0")])
+    with fake_rtnl(dump=[ignored + ACK]) as (rtnl, kernel):
+        with pytest.raises(NetlinkError) as caught:
+            rtnl.link_get("eth0", netnsid=0)
+    assert caught.value.errno == 95
+
+
+# --------------------------------------------------------------------------------------------
 # A fake kernel for the Rtnl-level checks above
 # --------------------------------------------------------------------------------------------
 

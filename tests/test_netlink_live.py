@@ -125,6 +125,41 @@ def test_veth_from_the_pod_with_the_peer_in_the_host(netns: str,
                                                 for l in ipj(netns, "link", "show"))
 
 
+def test_link_in_another_namespace_by_its_netnsid(make_netns: Callable[[], str]) -> None:
+    """From a socket in ``host``: the netnsid the host gives ``pod`` (none until a veth joins
+    them and the host looks at its end), then the pod's eth0 looked up and deleted by that id
+    — no socket in the pod. ``ip netns list-id`` and ``ip link`` in the pod agree."""
+    host, pod = make_netns(), make_netns()
+    ip("link", "add", "eth0", "type", "veth", "peer", "name", "hztv0", "netns", host,
+       netns=pod)
+    with Rtnl("/run/netns/" + host) as h:
+        assert h.link_get("hztv0").link_netnsid is not None    # this assigned the pod an id
+        nsid = h.netnsid_of("/run/netns/" + pod)
+        listed = {int(e["nsid"]) for e in ipj(host, "netns", "list-id")}
+        assert nsid is not None and nsid in listed
+        link = h.link_get("eth0", netnsid=nsid)
+        assert (link.index, link.name, link.kind) == \
+            (ip_link(pod, "eth0")["ifindex"], "eth0", "veth")
+        assert h.link_find("hztnone", netnsid=nsid) is None
+        with pytest.raises(NetlinkError) as caught:
+            h.link_get("eth0")                                   # not in the host itself
+        assert caught.value.errno == ENODEV
+        h.link_del(link.index, netnsid=nsid)
+        assert h.link_find("eth0", netnsid=nsid) is None and h.link_find("hztv0") is None
+    assert all(l["ifname"] != "eth0" for l in ipj(pod, "link", "show"))
+
+
+def test_netnsid_of_a_namespace_the_host_never_dealt_with(make_netns: Callable[[], str]) -> None:
+    host, other = make_netns(), make_netns()
+    with Rtnl("/run/netns/" + host) as h:
+        fd = ns_mod.open_fd("/run/netns/" + other)
+        try:
+            assert h.netnsid_of(fd) is None
+        finally:
+            os.close(fd)
+    assert ipj(host, "netns", "list-id") == []             # asking assigned nothing
+
+
 def test_link_set_each_property(rtnl: Rtnl, netns: str, make_netns: Callable[[], str]) -> None:
     rtnl.bridge_add("hztbr0")
     rtnl.veth_add("hzta", "hztb")

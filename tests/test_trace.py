@@ -106,8 +106,10 @@ def test_trace_true_in_config_writes_next_to_the_log(node: Node) -> None:
     _, del_events = ops[1]
     assert notes(del_events, "step") == ["release addresses", "delete eth0"]
     assert notes(del_events, "ipam")[0].startswith("released ")
-    assert [d.data[4] for d in datagrams(del_events) if d.direction == "send"] == \
-        [18, 17]  # RTM_GETLINK, RTM_DELLINK
+    sent = [d for d in datagrams(del_events) if d.direction == "send"]
+    # RTM_GETNSID, RTM_GETLINK, RTM_DELLINK: all from the host's socket (IFLA_TARGET_NETNSID)
+    assert [d.data[4] for d in sent] == [90, 18, 17]
+    assert {d.label for d in sent} == {"host"}
     # the log itself stays one JSON object per line
     assert [line["command"] for line in node.log_lines()] == ["ADD", "DEL"]
 

@@ -81,6 +81,10 @@ def message_rows(data: bytes, m: codec.Message) -> list[Row]:
         else:
             rows.append((None, b"", 0, m.fixed.spec.name, ""))
             rows += _struct_rows(data, m.fixed, 1, m.type, m.protocol)
+            end = m.fixed.offset + m.fixed.spec.size      # rtgenmsg is 1 byte, padded to 4
+            pad = data[end:min(codec.align(end), m.offset + m.length)]
+            if pad:
+                rows.append((end, pad, 1, "(padding to 4 bytes)", ""))
     if m.request is not None:
         rows.append((None, b"", 0, "the request this answers (its nlmsghdr)", ""))
         rows += _struct_rows(data, m.request, 1, m.request.values[1], m.protocol)

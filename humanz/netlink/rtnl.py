@@ -15,10 +15,18 @@ Choices worth knowing (they follow iproute2 unless said otherwise):
   leave it out.
 - routes: protocol defaults to "boot", the table to main; an IPv4 route without a gateway gets
   scope link, anything else scope universe. Tables above 255 go in RTA_TABLE (rtm_table = 0).
+- links in another namespace: a namespace gives every namespace it has dealt with a number,
+  its netnsid (``netnsid_of``; creating a veth across two namespaces assigns one). ``link_get``,
+  ``link_find`` and ``link_del`` take ``netnsid=`` and then act in that namespace from this
+  socket (IFLA_TARGET_NETNSID, linux/if_link.h), with no socket or thread living there.
+  RTM_GETLINK honours it since Linux 4.15, RTM_DELLINK since 4.16; an older kernel would
+  ignore the attribute and act in the socket's own namespace, so ``link_get`` checks that the
+  answer carries it back and ``link_del`` refuses (EOPNOTSUPP) on kernels before 4.16.
 """
 
 from __future__ import annotations
 
+import os
 TYPE_CHECKING = False   # (importing typing costs milliseconds; mypy treats this as True)
 
 from . import uapi
@@ -35,6 +43,8 @@ if TYPE_CHECKING:
     LinkRef = Union[int, str]
 
 ENODEV = 19                     # <asm-generic/errno-base.h>
+EOPNOTSUPP = 95                 # <asm-generic/errno.h>
+TARGET_NETNSID_DELLINK = (4, 16)   # first Linux whose RTM_DELLINK honours IFLA_TARGET_NETNSID
 _FAMILY_OF_VERSION = {4: uapi.AF_INET, 6: uapi.AF_INET6}
 _VERSION_OF_FAMILY = {uapi.AF_INET: 4, uapi.AF_INET6: 6}
 
@@ -174,24 +184,49 @@ class Rtnl:
 
     # -- links ---------------------------------------------------------------------------------
 
-    def link_get(self, link: LinkRef) -> Link:
-        """The link with this index or name; NetlinkError(ENODEV) if there is none."""
-        fixed, attrs = _link_ref(link)
+    def link_get(self, link: LinkRef, *, netnsid: int | None = None) -> Link:
+        """The link with this index or name; NetlinkError(ENODEV) if there is none.
+
+        With ``netnsid``, the link in the namespace that this socket's namespace knows by that
+        id (see ``netnsid_of``); EOPNOTSUPP if the kernel answered from this namespace instead.
+        """
+        fixed, attrs = _link_ref(link, netnsid)
         attrs.append(("IFLA_EXT_MASK", uapi.RTEXT_FILTER_SKIP_STATS))
-        replies = self._do(uapi.RTM_GETLINK, 0, fixed, attrs, "get link %s" % link)
+        doing = "get link %s%s" % (link, _in_netnsid(netnsid))
+        replies = self._do(uapi.RTM_GETLINK, 0, fixed, attrs, doing)
         for m in replies:
             if m.type == uapi.RTM_NEWLINK:
+                if netnsid is not None and m.attrs.get_int("IFLA_TARGET_NETNSID") != netnsid:
+                    raise NetlinkError(EOPNOTSUPP, doing + self._where,
+                                       "the kernel ignored IFLA_TARGET_NETNSID")
                 return Link(m)
-        raise NetlinkError(ENODEV, "get link %s%s" % (link, self._where), "no reply")
+        raise NetlinkError(ENODEV, doing + self._where, "no reply")
 
-    def link_find(self, name: str) -> Link | None:
-        """The link called ``name``, or None."""
+    def link_find(self, name: str, *, netnsid: int | None = None) -> Link | None:
+        """The link called ``name`` (in namespace ``netnsid``, if given), or None."""
         try:
-            return self.link_get(name)
+            return self.link_get(name, netnsid=netnsid)
         except NetlinkError as e:
             if e.errno == ENODEV:
                 return None
             raise
+
+    def netnsid_of(self, ns: str | int) -> int | None:
+        """The id this socket's namespace gives namespace ``ns`` (a path or an open fd), or
+        None if it has given it none yet (RTM_GETNSID with NETNSA_FD; asking assigns none)."""
+        from . import netns
+        fd = netns.open_fd(ns) if isinstance(ns, str) else ns
+        try:
+            replies = self._do(uapi.RTM_GETNSID, 0, {}, [("NETNSA_FD", fd)],
+                               "get the netnsid of %s" % ns)
+        finally:
+            if isinstance(ns, str):
+                os.close(fd)
+        for m in replies:
+            if m.type == uapi.RTM_NEWNSID:
+                nsid = m.attrs.get_int("NETNSA_NSID")
+                return None if nsid is None or nsid == uapi.NETNSA_NSID_NOT_ASSIGNED else nsid
+        return None
 
     def links(self) -> list[Link]:
         """Every link in the namespace."""
@@ -257,10 +292,16 @@ class Rtnl:
         self._do(uapi.RTM_NEWLINK, 0, fixed, attrs,
                  "set link %s %s" % (link, " ".join(changes)))
 
-    def link_del(self, link: LinkRef) -> None:
-        """Delete a link (for a veth, both ends go)."""
-        fixed, attrs = _link_ref(link)
-        self._do(uapi.RTM_DELLINK, 0, fixed, attrs, "delete link %s" % link)
+    def link_del(self, link: LinkRef, *, netnsid: int | None = None) -> None:
+        """Delete a link (for a veth, both ends go); with ``netnsid``, the link in that
+        namespace (EOPNOTSUPP before Linux 4.16, whose RTM_DELLINK would ignore the id and
+        delete the link of that index or name in this socket's own namespace)."""
+        doing = "delete link %s%s" % (link, _in_netnsid(netnsid))
+        if netnsid is not None and _kernel_version() < TARGET_NETNSID_DELLINK:
+            raise NetlinkError(EOPNOTSUPP, doing + self._where, "IFLA_TARGET_NETNSID needs "
+                               "Linux >= %d.%d" % TARGET_NETNSID_DELLINK)
+        fixed, attrs = _link_ref(link, netnsid)
+        self._do(uapi.RTM_DELLINK, 0, fixed, attrs, doing)
 
     def brport_set(self, link: LinkRef, *, hairpin: bool | None = None,
                    isolated: bool | None = None) -> None:
@@ -377,11 +418,25 @@ class Rtnl:
 # Small helpers
 # --------------------------------------------------------------------------------------------
 
-def _link_ref(link: LinkRef) -> tuple[dict[str, int], list[Item]]:
-    """How a request names a link: ifi_index for an int, IFLA_IFNAME for a name."""
+def _link_ref(link: LinkRef, netnsid: int | None = None) -> tuple[dict[str, int], list[Item]]:
+    """How a request names a link: ifi_index for an int, IFLA_IFNAME for a name; first
+    IFLA_TARGET_NETNSID when it is in another namespace."""
+    attrs: list[Item] = [] if netnsid is None else [("IFLA_TARGET_NETNSID", netnsid)]
     if isinstance(link, int):
-        return {"ifi_index": link}, []
-    return {}, [("IFLA_IFNAME", link)]
+        return {"ifi_index": link}, attrs
+    attrs.append(("IFLA_IFNAME", link))
+    return {}, attrs
+
+
+def _in_netnsid(netnsid: int | None) -> str:
+    return "" if netnsid is None else " in netnsid %d" % netnsid
+
+
+def _kernel_version() -> tuple[int, int]:
+    """(major, minor) of the running kernel, from uname's release ("6.18.44-...")."""
+    major, _, rest = os.uname().release.partition(".")
+    minor = rest.split(".")[0].split("-")[0]
+    return (int(major) if major.isdigit() else 0), (int(minor) if minor.isdigit() else 0)
 
 
 def _up_flags(up: bool) -> dict[str, int]:

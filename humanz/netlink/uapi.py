@@ -93,6 +93,9 @@ RTM_GETADDR = 22
 RTM_NEWROUTE = 24
 RTM_DELROUTE = 25
 RTM_GETROUTE = 26
+RTM_NEWNSID = 88               # the ids a namespace gives other namespaces (net_namespace.h)
+RTM_DELNSID = 89
+RTM_GETNSID = 90
 # the control messages every netlink protocol shares (their numbers are below NLMSG_MIN_TYPE)
 CONTROL_MESSAGE_NAMES = {NLMSG_NOOP: "NLMSG_NOOP", NLMSG_ERROR: "NLMSG_ERROR",
                          NLMSG_DONE: "NLMSG_DONE", NLMSG_OVERRUN: "NLMSG_OVERRUN"}
@@ -102,6 +105,7 @@ MESSAGE_NAMES = {
     RTM_SETLINK: "RTM_SETLINK",
     RTM_NEWADDR: "RTM_NEWADDR", RTM_DELADDR: "RTM_DELADDR", RTM_GETADDR: "RTM_GETADDR",
     RTM_NEWROUTE: "RTM_NEWROUTE", RTM_DELROUTE: "RTM_DELROUTE", RTM_GETROUTE: "RTM_GETROUTE",
+    RTM_NEWNSID: "RTM_NEWNSID", RTM_DELNSID: "RTM_DELNSID", RTM_GETNSID: "RTM_GETNSID",
 }
 
 # <linux/rtnetlink.h>: rtm_table (values > 255 only fit in RTA_TABLE)
@@ -311,8 +315,13 @@ IFA_CACHEINFO_STRUCT = StructSpec("ifa_cacheinfo", (
     ("tstamp", "I", None),
 ))
 
+# <linux/rtnetlink.h> struct rtgenmsg — 1 byte (attributes follow at 4): RTM_*NSID's header
+RTGENMSG = StructSpec("rtgenmsg", (
+    ("rtgen_family", "B", FAMILY_NAMES),
+))
+
 STRUCTS = {s.name: s for s in (NLMSGHDR, NLMSGERR, IFINFOMSG, IFADDRMSG, RTMSG,
-                               IFA_CACHEINFO_STRUCT)}
+                               IFA_CACHEINFO_STRUCT, RTGENMSG)}
 
 # --------------------------------------------------------------------------------------------
 # Attribute value kinds
@@ -680,6 +689,16 @@ RTAX = _declare("RTAX", "linux/rtnetlink.h", {
     17: ("RTAX_FASTOPEN_NO_COOKIE", U32),
 })
 
+# <linux/net_namespace.h> enum NETNSA_* — the attributes of RTM_{NEW,DEL,GET}NSID
+NETNSA = _declare("NETNSA", "linux/net_namespace.h", {
+    1: ("NETNSA_NSID", S32),               # the id; NETNSA_NSID_NOT_ASSIGNED (-1) if none
+    2: ("NETNSA_PID", U32),                # the namespace of this process...
+    3: ("NETNSA_FD", U32),                 # ...or of this open namespace file
+    4: ("NETNSA_TARGET_NSID", S32),
+    5: ("NETNSA_CURRENT_NSID", S32),
+})
+NETNSA_NSID_NOT_ASSIGNED = -1
+
 # --------------------------------------------------------------------------------------------
 # Message schemas: message type → (fixed struct, attribute set)
 # --------------------------------------------------------------------------------------------
@@ -689,6 +708,8 @@ MESSAGES: dict[int, tuple[StructSpec, AttrSet]] = {
     RTM_GETLINK: (IFINFOMSG, IFLA), RTM_SETLINK: (IFINFOMSG, IFLA),
     RTM_NEWADDR: (IFADDRMSG, IFA), RTM_DELADDR: (IFADDRMSG, IFA), RTM_GETADDR: (IFADDRMSG, IFA),
     RTM_NEWROUTE: (RTMSG, RTA), RTM_DELROUTE: (RTMSG, RTA), RTM_GETROUTE: (RTMSG, RTA),
+    RTM_NEWNSID: (RTGENMSG, NETNSA), RTM_DELNSID: (RTGENMSG, NETNSA),
+    RTM_GETNSID: (RTGENMSG, NETNSA),
 }
 
 # --------------------------------------------------------------------------------------------
