@@ -32,6 +32,7 @@ from humanz.netlink import netns as nslib
 
 ROOT = str(Path(__file__).resolve().parent.parent)
 CLUSTER_CIDR = "100.96.0.0/16"
+UNDERLAY_MAC = "02:00:64:40:32:fe"       # locally administered (the 0x02 bit)
 
 
 def routes_proto_104(ns: str) -> set[tuple[str, str]]:
@@ -59,7 +60,13 @@ class Cluster:
     def __init__(self, make_netns: Callable[[], str], tmp: Path) -> None:
         self.tmp = tmp
         self.underlay = make_netns()
-        ip("link", "add", "hztul0", "type", "bridge", netns=self.underlay)
+        # A bridge without an address of its own takes the lowest MAC among its ports, so it
+        # would change MAC whenever a node (or "outside") with a lower one is attached; a node
+        # that had resolved the API server's address before then keeps sending to the old MAC,
+        # which the bridge no longer takes as its own, and is cut off until its ARP entry
+        # expires (tens of seconds: watches time out). A fixed MAC, as a real gateway has.
+        ip("link", "add", "hztul0", "address", UNDERLAY_MAC, "type", "bridge",
+           netns=self.underlay)
         ip("addr", "add", "100.64.50.254/24", "dev", "hztul0", netns=self.underlay)
         ip("link", "set", "hztul0", "up", netns=self.underlay)
         self.nodes: dict[str, str] = {}          # node name → namespace
