@@ -21,6 +21,10 @@ The prose lives in docs/walkthrough.in.md; this script fills in what the code re
 Long kernel descriptions of a link (RTM_NEWLINK answers to RTM_GETLINK) are cut to the
 attributes the plugin reads; everything the plugin *sends* is shown whole.
 
+The page names the kernel release it was made on (``{{kernel}}``). The kernel's answers depend
+on it, what the plugin sends does not: on another kernel, :func:`comparable` leaves out of the
+comparison only what the answers say beyond their type, sequence numbers and error code.
+
 Run as root: ``python3 scripts/gen_walkthrough.py`` (rewrites docs/walkthrough.md) or
 ``--check`` (exit 1 if the committed file differs; tests/test_docs.py does this).
 """
@@ -59,6 +63,12 @@ LINK_KEEP = ("IFLA_IFNAME", "IFLA_MTU", "IFLA_LINK", "IFLA_MASTER", "IFLA_ADDRES
 
 LABEL_COLUMN = 33               # where explain's field names start on a dump line
 DIRECTIVE = re.compile(r"^\{\{(.*)\}\}$")
+
+# The line {{kernel}} becomes, and what of the kernel's answers is compared on another kernel.
+KERNEL_LINE = "     Made on Linux %s (uname -r)."
+KERNEL = re.compile(r"^     Made on Linux (\S+) \(uname -r\)\.$", re.M)
+ANSWER_SIZE = re.compile(r", \d+ bytes$")
+ANSWER_FIELDS = ("nlmsg_type", "nlmsg_seq", "error")
 
 
 # --------------------------------------------------------------------------------------------
@@ -338,10 +348,15 @@ def generate() -> str:
         norm.learn(events)
     with open(TEMPLATE, encoding="utf-8") as f:
         template = f.read()
-    return fill(template, operations, norm)
+    return fill(template, operations, norm, kernel_release())
 
 
-def fill(template: str, operations: list[tuple[str, list[Event]]], norm: Normaliser) -> str:
+def kernel_release() -> str:
+    return os.uname().release
+
+
+def fill(template: str, operations: list[tuple[str, list[Event]]], norm: Normaliser,
+         kernel: str) -> str:
     ops = {command: events for command, events in operations}
     steps = {command: {norm.text(k): v for k, v in chunks(events).items()}
              for command, events in operations}
@@ -351,6 +366,9 @@ def fill(template: str, operations: list[tuple[str, list[Event]]], norm: Normali
         m = DIRECTIVE.match(line)
         if m is None:
             out.append(line)
+            continue
+        if m.group(1).strip() == "kernel":
+            out.append(KERNEL_LINE % kernel)
             continue
         out.append(directive(m.group(1).strip(), ops, steps, used, norm))
     missing = ["%s: %s #%d" % key for key in sorted(
@@ -392,14 +410,60 @@ def directive(text: str, ops: dict[str, list[Event]],
     return "```text\n%s\n```" % body if body else "(This step sends no netlink message.)"
 
 
+# --------------------------------------------------------------------------------------------
+# Comparing a committed page with a fresh one
+# --------------------------------------------------------------------------------------------
+
+def made_on(page: str) -> str | None:
+    """The kernel release a page says it was made on."""
+    m = KERNEL.search(page)
+    return m.group(1) if m else None
+
+
+def comparable(committed: str, fresh: str, kernel: str) -> tuple[str, str, str]:
+    """The two pages as they must agree, and how they are compared.
+
+    On the kernel the committed page was made on: whole. On another: less what depends on the
+    kernel (:func:`kernel_independent`).
+    """
+    if made_on(committed) == kernel:
+        return committed, fresh, "exactly"
+    return (kernel_independent(committed), kernel_independent(fresh),
+            "the kernel's answers by type, sequence numbers and error code only: the page was "
+            "made on Linux %s, this is Linux %s" % (made_on(committed), kernel))
+
+
+def kernel_independent(page: str) -> str:
+    """``page`` without what the kernel decides: the kernel line, and of each ``recv`` dump
+    all but its title (less the size) and its nlmsg_type, nlmsg_seq and error fields (also
+    those of the request an error echoes). Text and ``send`` dumps stay as they are."""
+    out = []
+    in_answer = False
+    for line in page.split("\n"):
+        if KERNEL.match(line):
+            out.append(KERNEL_LINE % "(any)")
+        elif line.startswith("recv ("):
+            in_answer = True
+            out.append(ANSWER_SIZE.sub("", line))
+        elif in_answer and line.startswith(" "):
+            field = line[LABEL_COLUMN:].split(None, 1)
+            if field and field[0] in ANSWER_FIELDS:
+                out.append("  " + " ".join(field))
+        else:
+            in_answer = False
+            out.append(line)
+    return "\n".join(out)
+
+
 def main(argv: list[str]) -> int:
     text = generate()
     if "--check" in argv:
         with open(OUTPUT, encoding="utf-8") as f:
-            if f.read() != text:
-                print("docs/walkthrough.md no longer matches what the code sends: "
-                      "run scripts/gen_walkthrough.py", file=sys.stderr)
-                return 1
+            committed, fresh, how = comparable(f.read(), text, kernel_release())
+        if committed != fresh:
+            print("docs/walkthrough.md no longer matches what the code sends (compared %s): "
+                  "run scripts/gen_walkthrough.py" % how, file=sys.stderr)
+            return 1
         return 0
     with open(OUTPUT, "w", encoding="utf-8") as f:
         f.write(text)
