@@ -33,11 +33,14 @@ import os
 from humanz.cni.config import TRACE_ENV
 from humanz.cni.errors import (CHECK_FAILED, IFNAME_EXISTS, INVALID_CONFIG, INVALID_ENV,
                                IO_FAILURE, KERNEL, NOT_AVAILABLE, CNIError)
-from humanz.cni.result import DNS, Interface, IPConfig, Result, Route
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, TypeVar
+
+    # humanz.cni.result is imported where a result is built or read (ADD, CHECK): DEL
+    # does not pay for it
+    from humanz.cni.result import DNS, IPConfig, Result, Route
 
     from humanz.cni.config import NetConf
     from humanz.cni.skel import Request
@@ -84,6 +87,7 @@ def traced(cmd: Callable[[Request, NetConf], T]) -> Callable[[Request, NetConf],
         outcome = "interrupted"
         try:
             value = cmd(req, conf)
+            from humanz.cni.result import Result
             if isinstance(value, Result):
                 from humanz.cni.jsonlite import dumps
                 _trace.note("result", dumps(value.to_dict(conf.cni_version)))
@@ -196,6 +200,7 @@ def refuse_existing_ifname(links: _Links, req: Request) -> None:
 
 def reserve_addresses(req: Request, conf: NetConf, undo: _Undo) -> Addressing:
     """Addresses, routes and DNS from the IPAM; gateways and the default route filled in."""
+    from humanz.cni.result import DNS
     kind = conf.ipam.kind
     if kind == "builtin":
         addrs = _builtin_reserve(req, conf, undo)
@@ -311,6 +316,7 @@ def enable_forwarding(conf: NetConf, addrs: Addressing) -> None:
 
 
 def build_result(req: Request, bridge: Link, pair: VethPair, addrs: Addressing) -> Result:
+    from humanz.cni.result import Interface, IPConfig, Result
     interfaces = [Interface(bridge.name, bridge.mac or "", mtu=bridge.mtu),
                   Interface(pair.host_name, pair.host.mac or "", mtu=pair.host.mtu),
                   Interface(req.ifname, pair.container.mac or "", req.netns,
@@ -335,6 +341,7 @@ def add_masquerade(req: Request, conf: NetConf, addrs: Addressing, undo: _Undo) 
 
 
 def _builtin_reserve(req: Request, conf: NetConf, undo: _Undo) -> Addressing:
+    from humanz.cni.result import DNS, IPConfig, Route
     from humanz.ipam import allocator
     ipam = conf.ipam
     allocations = allocator.allocate(ipam.data_dir, conf.name, ipam.range_sets,
@@ -351,6 +358,7 @@ def _builtin_reserve(req: Request, conf: NetConf, undo: _Undo) -> Addressing:
 
 
 def _delegated_reserve(req: Request, conf: NetConf, undo: _Undo) -> Addressing:
+    from humanz.cni.result import IPConfig
     from humanz.cni import delegate
     result = delegate.add(conf.ipam.type, req.env, req.path, req.stdin, conf.cni_version)
     _note("ipam", "plugin %s ADD gave %s" % (conf.ipam.type,
@@ -376,6 +384,7 @@ def _default_gateways(addrs: Addressing) -> None:
 def _add_default_routes(addrs: Addressing) -> None:
     """isDefaultGateway: a default route via each family's gateway, unless the IPAM gave the
     same one; a default route via another gateway makes the option meaningless (code 7)."""
+    from humanz.cni.result import Route
     seen: set[int] = set()
     for ip in addrs.ips:
         if ip.family in seen or not ip.gateway:
@@ -439,6 +448,7 @@ def _container_sysctls(ifname: str, has_v6: bool) -> None:
 
 def read_resolv_conf(path: str) -> DNS:
     """ipam.resolvConf (host-local's field): nameserver, domain, search, options lines."""
+    from humanz.cni.result import DNS
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             lines = f.read().splitlines()
@@ -839,6 +849,7 @@ class _Links:
 
 
 def _previous_result(conf: NetConf) -> Result | None:
+    from humanz.cni.result import Result
     if conf.prev_result is None:
         return None
     try:

@@ -32,6 +32,15 @@ PLUGIN_MODULES = VERSION_MODULES | {
     "humanz.netlink", "humanz.netlink.uapi", "humanz.netlink.netns", "humanz.netlink.errors",
     "humanz.netlink.codec", "humanz.netlink.nlsocket", "humanz.netlink.rtnl"}
 
+# Exactly what a DEL with the built-in IPAM loads: no result types (nothing to print), no
+# range parsing or address arithmetic (it releases by name), no CHECK/GC/STATUS code.
+DEL_MODULES = VERSION_MODULES | {
+    "humanz.bridge", "humanz.log", "humanz.cni.jsonlite",
+    "humanz.cni.config", "humanz.cni.args",
+    "humanz.ipam", "humanz.ipam.errors", "humanz.ipam.store", "humanz.ipam.allocator",
+    "humanz.netlink", "humanz.netlink.uapi", "humanz.netlink.netns", "humanz.netlink.errors",
+    "humanz.netlink.codec", "humanz.netlink.nlsocket", "humanz.netlink.rtnl"}
+
 # Python < 3.12 has no os.setns: humanz.netlink.netns then binds libc's through _ctypes (the
 # C half only: the ctypes package itself is never imported).
 ALLOWED_EXTRA = set() if sys.version_info >= (3, 12) else {"_ctypes"}
@@ -101,3 +110,8 @@ def test_add_and_del_import_only_their_path(node: Node, command: str) -> None:
     modules = imported(command, conf, node, ns)
     assert "humanz.bridge" in modules and "humanz.cni.delegate" not in modules
     _check(modules, PLUGIN_MODULES)
+    if command == "DEL":
+        # the host's socket deletes the veth by netnsid: no thread enters the container, so
+        # not even _ctypes (Python < 3.12's setns) is loaded
+        assert {m for m in modules if m.startswith("humanz")} == DEL_MODULES
+        assert "_ctypes" not in modules

@@ -253,7 +253,7 @@ def _parse_addressing(conf: NetConf, raw: dict[str, Any], command: str,
         if not isinstance(ipam, dict):
             raise CNIError(INVALID_CONFIG, "ipam: must be an object")
         conf.ipam = _parse_ipam(ipam, raw, need_ranges)
-    if conf.ipam.kind != "none":
+    if conf.ipam.kind != "none" and need_ranges:     # DEL and GC request no address
         conf.ipam.requested_ips = _requested_ips(raw, cni_args)
     if conf.ipam.kind == "builtin" and need_ranges:
         _runtime_ip_ranges(conf, raw)
@@ -290,9 +290,9 @@ def _parse_ipam(ipam: dict[str, Any], raw: dict[str, Any], need_ranges: bool) ->
             raise CNIError(INVALID_CONFIG, "ipam.dataDir: %r is not an absolute path" % data_dir)
         conf.data_dir = data_dir
     conf.resolv_conf = _str(ipam, "resolvConf", "ipam.resolvConf") or ""
-    conf.routes = _parse_routes(ipam.get("routes"))
     if not need_ranges:
-        return conf
+        return conf                 # DEL and GC: the name and the store are all they use
+    conf.routes = _parse_routes(ipam.get("routes"))
     sets: list[list[Range]] = []
     if ipam.get("subnet") is not None:
         # host-local's legacy single range: it comes first, as its own range set.

@@ -28,14 +28,18 @@ leaves nothing behind.
 
 from __future__ import annotations
 
-from humanz.ipam import addr, store
+from humanz.ipam import store
 from humanz.ipam.errors import ConflictError, ExhaustedError, IPAMError
-from humanz.ipam.ranges import Range, validate_range_sets
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Iterable, Iterator, TypeVar
+
+    from humanz.ipam.ranges import Range
     T = TypeVar("T")
+
+# release/held/gc (DEL, CHECK, GC) never parse a range, so ``addr`` and ``ranges`` are imported
+# by the functions that use them: a DEL does not pay for their import (~0.3 ms).
 
 # How many candidates are checked on disk before listing the store instead.
 PROBE_BUDGET = 32
@@ -77,6 +81,7 @@ class Allocation:
 def allocate(data_dir: str, network: str, range_sets: list[list[Range]], container_id: str,
              ifname: str, requested: Iterable[str] = ()) -> list[Allocation]:
     """Give (container_id, ifname) one address from every range set, in set order."""
+    from humanz.ipam.ranges import validate_range_sets
     validate_range_sets(range_sets)
     _check_attachment(container_id, ifname)
     wanted = _place_requested(network, range_sets, requested)
@@ -152,6 +157,7 @@ def gc(data_dir: str, network: str, valid: set[tuple[str, str]]) -> tuple[list[s
 def status(data_dir: str, network: str, range_sets: list[list[Range]]) -> None:
     """Return when an ADD could succeed now; raise ExhaustedError when a range set has no free
     address, StoreError when the store cannot be created, locked or written."""
+    from humanz.ipam.ranges import validate_range_sets
     validate_range_sets(range_sets)
     st = store.open_store(data_dir, network, create=True)
     assert st is not None
@@ -175,6 +181,7 @@ def _check_attachment(container_id: str, ifname: str) -> None:
 def _place_requested(network: str, range_sets: list[list[Range]],
                      requested: Iterable[str]) -> dict[int, int]:
     """Map each requested address to the index of the set whose ranges contain it."""
+    from humanz.ipam import addr
     wanted: dict[int, int] = {}
     for text in requested:
         try:
@@ -201,6 +208,7 @@ def _place_requested(network: str, range_sets: list[list[Range]],
 def _reuse_held(network: str, range_sets: list[list[Range]], held: list[str],
                 wanted: dict[int, int], container_id: str, ifname: str) -> dict[int, int]:
     """Addresses the attachment already holds, by set index (idempotent ADD)."""
+    from humanz.ipam import addr
     chosen: dict[int, int] = {}
     for text in held:
         family, value = addr.parse_ip(text)
@@ -290,6 +298,7 @@ def _allocation(index: int, ranges: list[Range], value: int) -> Allocation:
 
 def _cursor(st: store.Store, index: int, ranges: list[Range]) -> int | None:
     """The last address handed out from this set, if it still lies in one of its ranges."""
+    from humanz.ipam import addr
     text = st.last_reserved(index)
     if text is None:
         return None
@@ -415,6 +424,7 @@ def _gc_entry(st: store.Store, name: str, valid: set[tuple[str, str]],
 # -- small helpers ----------------------------------------------------------------------------
 
 def _is_address(name: str) -> bool:
+    from humanz.ipam import addr
     try:
         family, value = addr.parse_ip(name)
     except ValueError:
