@@ -33,9 +33,9 @@ Why this shape:
   (as /run is on the benchmark's VM) the fsyncs cost ~1.4 ms per ADD and ~0.7 ms per DEL,
   all of it under the network's lock, which serialises concurrent ADDs. Order of writes keeps
   a killed process harmless: the attachment record is written *before* the address files it
-  lists (so no reservation ever exists that its owner's DEL cannot find), and removed *after* them. A record
-  may thus list an address whose file is missing or owned by someone else; every reader checks
-  ownership in the address file, which is the truth. A leftover ``.tmp.*`` file is never read.
+  lists (so no reservation ever exists that its owner's DEL cannot find), and removed *after*
+  them. A record may thus list an address whose file is missing or owned by someone else;
+  every reader checks ownership in the address file, which is the truth. A leftover ``.tmp.*`` file is never read.
 - **Permissions.** Directories are created 0700 and files 0600: reservations say which
   containers exist.
 """
