@@ -169,6 +169,30 @@ def test_unknown_attributes_are_kept_not_dropped() -> None:
     assert "unknown to humanz" in explain.explain(data)
 
 
+def test_repeated_attribute_get_reads_the_first_iteration_shows_every_one() -> None:
+    # get/find answer with the first attribute of a name (one dict look-up); iterating gives
+    # every attribute in wire order with its offset, unknown ones included
+    data = _link_msg(_nla(4, struct.pack("=I", 1400)) + _nla(999, b"x")
+                     + _nla(4, struct.pack("=I", 9000)))
+    [m] = codec.decode(data)
+    assert m.attrs.get("IFLA_MTU") == 1400 and m.attrs.get_int("IFLA_MTU") == 1400
+    assert m.attrs.get_str("IFLA_MTU") is None and m.attrs.get("IFLA_IFNAME") is None
+    assert [(a.name, a.value, a.offset, a.length) for a in m.attrs] == [
+        ("IFLA_MTU", 1400, 32, 8), ("IFLA#999", b"x", 40, 5), ("IFLA_MTU", 9000, 48, 8)]
+    first = m.attrs.find("IFLA_MTU")
+    assert first is not None and (first.value, first.offset) == (1400, 32)
+    assert m.attrs.find("IFLA_IFNAME") is None
+    assert len(m.attrs) == 3 and m.attrs[2].value == 9000
+
+
+def test_empty_attribute_lists_are_false() -> None:
+    [m] = codec.decode(_link_msg(b""))
+    assert not m.attrs and len(m.attrs) == 0 and list(m.attrs) == []
+    assert not codec.Attrs() and codec.Attrs() == m.attrs
+    [m] = codec.decode(_link_msg(_nla(999, b"")))     # only an unknown one: still there
+    assert m.attrs and len(m.attrs) == 1
+
+
 def test_unknown_message_type_keeps_payload() -> None:
     data = struct.pack("=IHHII", 20, 0x99, 0, 1, 0) + b"abcd"
     [m] = codec.decode(data)

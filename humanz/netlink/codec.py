@@ -164,6 +164,12 @@ class Attrs:
     def __len__(self) -> int:
         return len(self._list())
 
+    def __bool__(self) -> bool:
+        if self._attrs is not None or self._where is None:
+            return bool(self._attrs)
+        _, start, end = self._where[:3]
+        return end > start      # decoding checked it: any bytes there hold an attribute
+
     def __getitem__(self, index: int) -> Attr:
         return self._list()[index]
 
@@ -266,7 +272,7 @@ def decode_message(data: bytes, pos: int = 0, protocol: ProtocolSchema = ROUTE) 
     if len(data) - pos < _HDR.size:
         raise DecodeError("truncated nlmsghdr: %d bytes" % (len(data) - pos), pos)
     header = _HDR.unpack_from(data, pos)
-    length, msg_type, flags = header[0], header[1], header[2]
+    length, msg_type = header[0], header[1]
     if length < _HDR.size or pos + length > len(data):
         raise DecodeError("nlmsg_len %d does not fit in %d bytes" % (length, len(data) - pos),
                           pos)
@@ -496,7 +502,10 @@ def _encode_struct(out: bytearray, spec: StructSpec, fields: Mapping[str, int]) 
 
 def _encode_attrs(out: bytearray, attr_set: AttrSet, items: Sequence[Item],
                   family: int, protocol: ProtocolSchema) -> None:
-    siblings = {k: v for k, v in items if isinstance(k, str)}
+    siblings: dict[str, object] = {}       # the first value of each name, as decoding sees it
+    for k, v in items:
+        if isinstance(k, str):
+            siblings.setdefault(k, v)
     for key, value in items:
         start = len(out)
         out += bytes(4)

@@ -65,7 +65,7 @@ class Link:
         info = a.get_attrs("IFLA_LINKINFO")
         self.index: int = m.fixed["ifi_index"]
         self.name: str = a.get_str("IFLA_IFNAME") or ""
-        self.kind: str | None = info.get_str("IFLA_INFO_KIND") if info else None
+        self.kind: str | None = None if info is None else info.get_str("IFLA_INFO_KIND")
         self.flags: int = m.fixed["ifi_flags"]
         self.mtu: int = a.get_int("IFLA_MTU") or 0
         self.mac: str | None = a.get_str("IFLA_ADDRESS")
