@@ -283,13 +283,21 @@ def attach_host_end(host: Rtnl, pair: VethPair, bridge: Link, conf: NetConf) -> 
 
 def configure_container(links: _Links, req: Request, conf: NetConf, pair: VethPair,
                         addrs: Addressing) -> None:
-    """Sysctls, addresses, link up, routes: in that order, so that bringing the link up
-    announces the addresses (arp_notify) and the routes' gateways are reachable."""
-    from humanz.netlink import netns
+    """arp_notify, addresses, link up, routes: in that order, so that bringing the link up
+    announces the addresses (a gratuitous ARP) and the routes' gateways are reachable.
+
+    arp_notify goes by netlink on the container's socket, in its own RTM_NEWLINK: the kernel
+    applies IFLA_AF_SPEC after the IFF_UP of the same message, too late for the link-up.
+    """
+    from humanz.netlink.uapi import IPV4_DEVCONF_ARP_NOTIFY
     ct = links.container
     index = pair.container.index
-    has_v6 = any(ip.family == 6 for ip in addrs.ips)
-    netns.run_in(req.netns, _container_sysctls, req.ifname, has_v6)
+    _note("sysctl", "net/ipv4/conf/%s/arp_notify = 1 (in the container, by netlink)"
+          % req.ifname)
+    ct.link_set(index, inet_conf={IPV4_DEVCONF_ARP_NOTIFY: 1})
+    if any(ip.family == 6 for ip in addrs.ips):
+        from humanz.netlink import netns
+        netns.run_in(req.netns, _container_ipv6_on, req.ifname)
     for ip in addrs.ips:
         ct.addr_add(index, ip.ip, ip.prefixlen, nodad=ip.family == 6 and not conf.enable_dad)
     ct.link_set(index, up=True)
@@ -432,18 +440,15 @@ def _ensure_gateway_address(host: Rtnl, bridge: Link, conf: NetConf, ip: IPConfi
             raise
 
 
-def _container_sysctls(ifname: str, has_v6: bool) -> None:
-    """Runs inside the container namespace: announce the new MAC with a gratuitous ARP on
-    link-up (arp_notify), and make sure IPv6 is on for the interface when it gets v6."""
+def _container_ipv6_on(ifname: str) -> None:
+    """Runs inside the container namespace: make sure IPv6 is on for the interface that gets
+    a v6 address (the kernel takes no IPv6 devconf by netlink, so this is a sysctl file)."""
     from humanz.netlink import netns
-    _note("sysctl", "net/ipv4/conf/%s/arp_notify = 1 (in the container)" % ifname)
-    netns.sysctl_set("net/ipv4/conf/%s/arp_notify" % ifname, "1")
-    if has_v6:
-        try:
-            _note("sysctl", "net/ipv6/conf/%s/disable_ipv6 = 0 (in the container)" % ifname)
-            netns.sysctl_set("net/ipv6/conf/%s/disable_ipv6" % ifname, "0")
-        except OSError:
-            pass  # IPv6 compiled out: adding the address will say so
+    try:
+        _note("sysctl", "net/ipv6/conf/%s/disable_ipv6 = 0 (in the container)" % ifname)
+        netns.sysctl_set("net/ipv6/conf/%s/disable_ipv6" % ifname, "0")
+    except OSError:
+        pass  # IPv6 compiled out: adding the address will say so
 
 
 def read_resolv_conf(path: str) -> DNS:

@@ -663,6 +663,42 @@ def test_rtnl_link_get_in_netnsid_checks_the_kernel_honoured_it() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# RTM_NEWLINK: an IPv4 setting of one interface — arp_notify = 1 on ifindex 2
+#   (echo 1 > /proc/sys/net/ipv4/conf/eth0/arp_notify, by netlink: what ADD sends in the pod)
+# --------------------------------------------------------------------------------------------
+
+ARP_NOTIFY_SET = hexbytes("""
+    34 00 00 00     # nlmsg_len = 52
+    10 00           # nlmsg_type = RTM_NEWLINK (no CREATE: a change to an existing link)
+    05 00           # nlmsg_flags = REQUEST|ACK
+    01 00 00 00     # nlmsg_seq = 1
+    00 00 00 00     # nlmsg_pid
+    00 00 00 00     # ifinfomsg: family, pad, type
+    02 00 00 00     # ifi_index = 2
+    00 00 00 00     # ifi_flags = 0 ...
+    00 00 00 00     # ifi_change = 0: the state is not touched (IFF_UP in this message would be
+                    #   applied BEFORE the setting below, too early for arp_notify to act)
+    14 00 1a 00     # IFLA_AF_SPEC (26), nla_len 20: one nest per address family
+    10 00 02 00     #   AF_INET (2), nla_len 16
+    0c 00 01 00     #     IFLA_INET_CONF (1), nla_len 12: settings, each an attribute ...
+    08 00 16 00     #       nla_len 8, nla_type 22 = IPV4_DEVCONF_ARP_NOTIFY (linux/ip.h) ...
+    01 00 00 00     #       ... value 1 (u32). (In a dump, IFLA_INET_CONF is instead a plain
+                    #       u32 array where setting N is at index N - 1.)
+""")
+
+
+def test_arp_notify_set_both_directions() -> None:
+    with fake_rtnl() as (rtnl, kernel):
+        rtnl.link_set(2, inet_conf={uapi.IPV4_DEVCONF_ARP_NOTIFY: 1})
+    assert kernel.sent == [ARP_NOTIFY_SET]
+    [m] = codec.decode(ARP_NOTIFY_SET)
+    spec = m.attrs.get_attrs("IFLA_AF_SPEC")
+    assert spec is not None
+    inet = spec.get_attrs("AF_INET")
+    assert inet is not None and inet.get("IFLA_INET_CONF") == bytes.fromhex("0800160001000000")
+
+
+# --------------------------------------------------------------------------------------------
 # A fake kernel for the Rtnl-level checks above
 # --------------------------------------------------------------------------------------------
 

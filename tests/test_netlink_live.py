@@ -192,6 +192,21 @@ def test_link_set_each_property(rtnl: Rtnl, netns: str, make_netns: Callable[[],
     assert ip_link(other, "hztb")["linkinfo"]["info_kind"] == "veth"
 
 
+def test_link_set_inet_conf_writes_the_ipv4_settings(rtnl: Rtnl, netns: str) -> None:
+    """arp_notify by netlink, read back where the kernel keeps it: /proc/sys in the namespace
+    (so the setting's number is IPV4_DEVCONF_ARP_NOTIFY itself, not an array index)."""
+    path = "/run/netns/" + netns
+    rtnl.veth_add("hzta", "hztb")
+    key = "net/ipv4/conf/hzta/arp_notify"
+    assert ns_mod.sysctl_get(key, ns=path) == "0"
+    rtnl.link_set("hzta", inet_conf={uapi.IPV4_DEVCONF_ARP_NOTIFY: 1})
+    assert ns_mod.sysctl_get(key, ns=path) == "1"
+    assert ns_mod.sysctl_get("net/ipv4/conf/hztb/arp_notify", ns=path) == "0"   # only hzta
+    assert ns_mod.sysctl_get("net/ipv4/conf/hzta/arp_accept", ns=path) == "0"   # only that one
+    rtnl.link_set("hzta", inet_conf={uapi.IPV4_DEVCONF_ARP_NOTIFY: 0}, up=True)
+    assert ns_mod.sysctl_get(key, ns=path) == "0" and rtnl.link_get("hzta").up
+
+
 def test_link_set_with_nothing_to_do_sends_nothing(rtnl: Rtnl) -> None:
     sent = counting(rtnl)
     rtnl.link_set("lo")

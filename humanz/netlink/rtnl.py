@@ -269,8 +269,14 @@ class Rtnl:
     def link_set(self, link: LinkRef, *, up: bool | None = None, mtu: int | None = None,
                  mac: str | None = None, master: LinkRef | None = None,
                  name: str | None = None, ns_fd: int | None = None,
-                 promisc: bool | None = None) -> None:
-        """Change a link: state, MTU, MAC, master (0 = none), name, namespace, promiscuity."""
+                 promisc: bool | None = None, inet_conf: dict[int, int] | None = None) -> None:
+        """Change a link: state, MTU, MAC, master (0 = none), name, namespace, promiscuity,
+        and IPv4 settings (``inet_conf``: {IPV4_DEVCONF_* number: value}, what
+        /proc/sys/net/ipv4/conf/<link>/ holds; IFLA_AF_SPEC → AF_INET → IFLA_INET_CONF).
+
+        The kernel applies IFLA_AF_SPEC *after* the state change of the same message, so a
+        setting that acts on link-up (arp_notify) must be sent before, not with, ``up``.
+        """
         if name is not None:
             link = self.index_of(link)       # a rename needs the index to find the link
         fixed, attrs = _link_ref(link)
@@ -285,10 +291,14 @@ class Rtnl:
         extra = _optional(("IFLA_MTU", mtu), ("IFLA_ADDRESS", mac),
                           ("IFLA_MASTER", master_index), ("IFLA_IFNAME", name),
                           ("IFLA_NET_NS_FD", ns_fd))
-        if not extra and not changes:
+        if not extra and not changes and not inet_conf:
             return
         attrs += extra
         changes += ["%s %s" % (str(k)[5:].lower(), v) for k, v in extra]
+        if inet_conf:
+            attrs.append(("IFLA_AF_SPEC", [("AF_INET", [("IFLA_INET_CONF",
+                                                          _devconf(inet_conf))])]))
+            changes += ["ipv4 conf %d = %d" % kv for kv in sorted(inet_conf.items())]
         self._do(uapi.RTM_NEWLINK, 0, fixed, attrs,
                  "set link %s %s" % (link, " ".join(changes)))
 
@@ -426,6 +436,14 @@ def _link_ref(link: LinkRef, netnsid: int | None = None) -> tuple[dict[str, int]
         return {"ifi_index": link}, attrs
     attrs.append(("IFLA_IFNAME", link))
     return {}, attrs
+
+
+def _devconf(settings: dict[int, int]) -> bytes:
+    """IFLA_INET_CONF of a request: one attribute per setting, type = its IPV4_DEVCONF_*
+    number, value a u32 (struct nlattr: len 8, type; then the value; host byte order)."""
+    import struct
+    return b"".join(struct.pack("=HHI", 8, number, value)
+                    for number, value in sorted(settings.items()))
 
 
 def _in_netnsid(netnsid: int | None) -> str:

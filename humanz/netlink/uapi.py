@@ -601,6 +601,10 @@ IFLA_AF_SPEC = _declare("IFLA_AF_SPEC", "linux/if_link.h (IFLA_AF_SPEC)", {
 IFLA_INET = _declare("IFLA_INET", "linux/if_link.h", {
     1: ("IFLA_INET_CONF", BYTES),          # u32 per IPV4_DEVCONF_* setting
 })
+# <linux/ip.h> enum IPV4_DEVCONF_* (from FORWARDING = 1): /proc/sys/net/ipv4/conf/<if>/ by
+# number. A dump's IFLA_INET_CONF is an array of u32 where setting N sits at index N - 1; a
+# request's is a nest of attributes whose TYPE is N and value a u32 (inet_set_link_af).
+IPV4_DEVCONF_ARP_NOTIFY = 22
 
 # <linux/if_link.h> enum IFLA_INET6_*
 IFLA_INET6 = _declare("IFLA_INET6", "linux/if_link.h", {
