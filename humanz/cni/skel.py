@@ -130,22 +130,24 @@ def prepare(req: Request, raw_config: object) -> NetConf:
 
 
 def dispatch(req: Request, conf: NetConf, extra: dict[str, Any]) -> str | None:
-    """Run the command in humanz.bridge; the text to print on success, if any."""
-    from humanz import bridge  # type: ignore[attr-defined, unused-ignore]
-    if req.command == "ADD":
+    """Run the command (ADD, DEL: humanz.bridge; CHECK, GC, STATUS: humanz.upkeep); the
+    text to print on success, if any."""
+    if req.command in ("ADD", "DEL"):
+        from humanz import bridge  # type: ignore[attr-defined, unused-ignore]
+        if req.command == "DEL":
+            bridge.cmd_del(req, conf)
+            return None
         result = bridge.cmd_add(req, conf)
         extra["ips"] = [ip.address for ip in result.ips]
         from humanz.cni.jsonlite import dumps
         return dumps(result.to_dict(conf.cni_version))
-    if req.command == "DEL":
-        bridge.cmd_del(req, conf)
-    elif req.command == "CHECK":
-        bridge.cmd_check(req, conf)
+    from humanz import upkeep  # type: ignore[attr-defined, unused-ignore]
+    if req.command == "CHECK":
+        upkeep.cmd_check(req, conf)
     elif req.command == "GC":
-        released = bridge.cmd_gc(req, conf)
-        extra["released"] = released
+        extra["released"] = upkeep.cmd_gc(req, conf)
     elif req.command == "STATUS":
-        bridge.cmd_status(req, conf)
+        upkeep.cmd_status(req, conf)
     return None
 
 
