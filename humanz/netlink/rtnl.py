@@ -35,7 +35,7 @@ from .errors import NetlinkError
 from .nlsocket import NetlinkSocket
 
 if TYPE_CHECKING:
-    from typing import Dict, List, Optional, Union
+    from typing import Any, Dict, List, Optional, Union
 
     from .codec import Attrs, Item, Message
     from .nlsocket import Trace
@@ -120,15 +120,17 @@ class Route:
         # struct rtmsg, field by field (uapi.RTMSG): a dump builds thousands of these
         family, dst_len, _src_len, _tos, rtm_table, protocol, scope, rtm_type, flags = \
             m.fixed.values
-        a = m.attrs
+        # attribute name → value of its first occurrence, read straight from the dict: the
+        # table uapi.RTA fixes each kind (RTA_DST, RTA_GATEWAY: IP → text; the others: u32)
+        a: dict[str, Any] = m.attrs.first
         self.family: int = _VERSION_OF_FAMILY.get(family, 0)
         self.dst_len: int = dst_len
-        self.dst: str | None = a.get_str("RTA_DST")
-        self.gateway: str | None = a.get_str("RTA_GATEWAY")
-        self.oif: int | None = a.get_int("RTA_OIF")
-        table = a.get_int("RTA_TABLE")           # the full id; rtm_table has only 8 bits
+        self.dst: str | None = a.get("RTA_DST")
+        self.gateway: str | None = a.get("RTA_GATEWAY")
+        self.oif: int | None = a.get("RTA_OIF")
+        table = a.get("RTA_TABLE")               # the full id; rtm_table has only 8 bits
         self.table: int = rtm_table if table is None else table
-        self.metric: int | None = a.get_int("RTA_PRIORITY")
+        self.metric: int | None = a.get("RTA_PRIORITY")
         self.protocol: int = protocol
         self.scope: int = scope
         self.type: int = rtm_type
