@@ -259,8 +259,10 @@ def make_veth(links: _Links, req: Request, conf: NetConf, undo: _Undo) -> VethPa
         for _ in range(VETH_NAME_TRIES):
             host_name = "veth" + os.urandom(4).hex()
             try:
-                links.container.veth_add(req.ifname, host_name, peer_ns_fd=host_fd,
-                                         mtu=conf.mtu or None, mac=conf.mac)
+                # echo: the kernel answers with the new eth0 (Linux >= 6.3), no link_get
+                echoed = links.container.veth_add(req.ifname, host_name, peer_ns_fd=host_fd,
+                                                  mtu=conf.mtu or None, mac=conf.mac,
+                                                  echo=True)
             except NetlinkError as err:
                 if err.errno != EEXIST:
                     raise
@@ -269,8 +271,11 @@ def make_veth(links: _Links, req: Request, conf: NetConf, undo: _Undo) -> VethPa
                                    % (req.ifname, req.netns)) from None
                 continue  # the host name is taken: draw another
             undo.add("delete veth %s" % host_name, links.host.link_del, host_name)
+            # The host end is read from the host's socket (its echo went to the host): that
+            # read also makes the host give the container's namespace a netnsid, which DEL
+            # uses to delete the veth from the host.
             return VethPair(host_name, links.host.link_get(host_name),
-                            links.container.link_get(req.ifname))
+                            echoed or links.container.link_get(req.ifname))
     finally:
         os.close(host_fd)
     raise CNIError(KERNEL, "no free host veth name after %d tries" % VETH_NAME_TRIES)

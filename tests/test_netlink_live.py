@@ -112,8 +112,16 @@ def test_veth_from_the_pod_with_the_peer_in_the_host(netns: str,
     fd = ns_mod.open_fd("/proc/self/ns/net")
     try:
         with Rtnl("/run/netns/" + netns) as pod:
-            pod.veth_add("eth0", host_name, peer_ns_fd=fd, mtu=1400)
-            assert pod.link_get("eth0").kind == "veth"
+            echoed = pod.veth_add("eth0", host_name, peer_ns_fd=fd, mtu=1400, echo=True)
+            read = pod.link_get("eth0")
+            assert read.kind == "veth"
+            # NLM_F_ECHO: Linux >= 6.3 sends the new local end back; older ones nothing
+            release = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
+            if release >= (6, 3):
+                assert echoed is not None
+            if echoed is not None:
+                assert (echoed.index, echoed.name, echoed.kind, echoed.mtu, echoed.mac,
+                        echoed.link) == (read.index, "eth0", "veth", 1400, read.mac, read.link)
     finally:
         os.close(fd)
     assert ip_link(None, host_name)["mtu"] == 1400
