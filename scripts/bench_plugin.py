@@ -6,8 +6,8 @@ One command runs everything (needs root; touches nothing outside its own namespa
     scripts/bench                       # = /usr/bin/python3 scripts/bench_plugin.py
     scripts/bench --n 100 --json docs/performance.json
 
-Both plugins are exec'd exactly as a runtime execs them: the built single-file zipapp
-(``#!/usr/bin/python3 -IS``, rebuilt from this checkout into the run's work directory unless
+Both plugins are exec'd exactly as a runtime execs them: the built single file
+(``#!/usr/bin/python3 -IScCODE`` + zip, rebuilt from this checkout into the run's work directory unless
 ``--plugin`` names one) and the Go binaries in /usr/lib/cni, config on a pipe, result read
 from stdout, the child reaped with wait4 (wall time, CPU time, peak RSS). They run
 ALTERNATELY in the same run (order swapped every round), with equivalent configs: a bridge
@@ -721,7 +721,7 @@ def import_breakdown(bench: Bench, net: Network) -> dict[str, Any]:
                               None)
                 else:
                     job = node.job(command, net, "imp-" + names[i], names[i])
-                    job.argv = [PYTHON, "-I", "-S", "-X", "importtime", bench.zipapp]
+                    job.argv = shebang_argv(bench.zipapp, ["-X", "importtime"])
                 run = bench.spawner.run_one(job)
                 if not bench.check_ok(run, "importtime %s" % command):
                     continue
@@ -741,7 +741,7 @@ def import_breakdown(bench: Bench, net: Network) -> dict[str, Any]:
         if module in bare:
             return "interpreter"
         if module in entry:
-            return "zipapp entry (runpy)"
+            return "entry (the shebang's code)"
         if module in CTYPES:
             return "ctypes"
         return "other stdlib"
@@ -761,29 +761,31 @@ def import_breakdown(bench: Bench, net: Network) -> dict[str, Any]:
     return result
 
 
-ENV_HEADER = ('#!/usr/bin/env -S %s -IS -c "import sys;sys.path[:0]=sys.argv[1:2];'
-              'from humanz.cni.skel import main;raise SystemExit(main())"\n')
+def shebang_argv(path: str, flags: list[str]) -> list[str]:
+    """The argv Linux builds from ``path``'s shebang line (interpreter, ONE word, the file),
+    with ``flags`` given to the interpreter first."""
+    with open(path, "rb") as f:
+        interpreter, word = f.readline()[2:].rstrip(b"\n").decode().split(" ", 1)
+    return [interpreter] + flags + [word, path]
+
+
 LAUNCHER = ("#!%s -IS\nimport sys\nsys.path.insert(0, %r)\n"
             "from humanz.cni.skel import main\nraise SystemExit(main())\n")
 
 
 def entry_variants(bench: Bench, net: Network) -> dict[str, Any]:
-    """The same bytecode started three ways, alternating: the zipapp as built (Python runs a
-    zip through runpy, which imports importlib.util, contextlib, collections, functools...),
-    the same zip behind an ``env -S`` header that imports the package with ``-c`` (one file
-    still, no runpy), and a launcher script plus the .pyc files unpacked in a directory (no
-    runpy, no zipimport). What the packaging choice costs, per command."""
+    """The same bytecode started three ways, alternating: the file as built (its shebang's -c
+    code imports the zip: no runpy), the same file as ``python3 -I -S FILE`` (Python runs the
+    zip's __main__ through runpy, which imports importlib.util, contextlib, collections,
+    functools...: how the file started before), and a launcher script plus the .pyc files
+    unpacked in a directory (no runpy, no zipimport). What the packaging choice costs."""
     import zipfile
     base = os.path.join(bench.work, "entry")
     lib = os.path.join(base, "lib")
     with zipfile.ZipFile(bench.zipapp) as z:
         z.extractall(lib)
-    with open(bench.zipapp, "rb") as f:
-        data = f.read()
-    zip_bytes = data[data.index(b"\n") + 1:]
-    files = {"env-header": (ENV_HEADER % PYTHON).encode() + zip_bytes,
-             "launcher+dir": (LAUNCHER % (PYTHON, lib)).encode()}
-    paths = {"zipapp": bench.zipapp}
+    files = {"launcher+dir": (LAUNCHER % (PYTHON, lib)).encode()}
+    paths = {"as built": bench.zipapp, "python3 FILE (runpy)": bench.zipapp}
     for label, content in files.items():
         paths[label] = os.path.join(base, label)
         with open(paths[label], "wb") as f:
@@ -801,7 +803,8 @@ def entry_variants(bench: Bench, net: Network) -> dict[str, Any]:
                 for label in (labels if i % 2 == 0 else labels[::-1]):
                     ns = names[labels.index(label)]
                     job = node.job(command, net, "entry-" + ns, ns)
-                    job.argv = [paths[label]]
+                    job.argv = ([PYTHON, "-I", "-S", paths[label]] if "runpy" in label
+                                else [paths[label]])
                     run = bench.spawner.run_one(job)
                     if bench.check_ok(run, "entry %s %s" % (label, command)):
                         times[label][command].append(run.wall_ms)
