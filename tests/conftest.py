@@ -18,10 +18,15 @@ _counter = 0
 
 
 def unique_name(tag: str = "") -> str:
-    """A name no other test (or test process) uses: ``hzt`` + tag + pid/counter, <= 15 chars."""
+    """A name no other test (or test process) uses: ``hzt`` + tag + pid/counter, <= 15 chars.
+
+    The counter has four hex digits: 65,536 names per process before it would repeat, which
+    it refuses to do rather than hand out a name that may still exist."""
     global _counter
     _counter += 1
-    suffix = "%04x%03x" % (os.getpid() & 0xFFFF, _counter & 0xFFF)
+    if _counter > 0xFFFF:
+        raise RuntimeError("unique_name: more than 65536 names in one process")
+    suffix = "%04x%04x" % (os.getpid() & 0xFFFF, _counter)
     name = TEST_PREFIX + tag[:15 - len(TEST_PREFIX) - len(suffix)] + suffix
     assert len(name) <= 15
     return name
