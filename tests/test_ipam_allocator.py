@@ -245,7 +245,8 @@ def test_gc_releases_everything_not_valid(tmp_path: Path) -> None:
     released, errors = allocator.gc(str(tmp_path), NET, set())
     assert sorted(released) == ["100.64.1.3", "fd00:1::3"] and errors == []
     assert sorted(os.listdir(netdir(tmp_path))) == \
-        ["attachments", "last_reserved_ip.0", "last_reserved_ip.1", "lock"]
+        ["attachments", "last_reserved_ip.0", "last_reserved_ip.1", "lock", "tmp"]
+    assert os.listdir(netdir(tmp_path) / "tmp") == []
     assert allocator.gc(str(tmp_path / "missing"), NET, set()) == ([], [])
 
 
@@ -284,7 +285,7 @@ def test_permissions_are_owner_only(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     for directory in (tmp_path / "run", tmp_path / "run" / "humanz", data, data / NET,
-                      data / NET / "attachments"):
+                      data / NET / "attachments", data / NET / "tmp"):
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
     files = [p for p in (data / NET).rglob("*") if p.is_file()]
     assert len(files) == 6  # lock, 2 addresses, 2 cursors, 1 record
@@ -311,14 +312,69 @@ def test_odd_container_ids_round_trip(tmp_path: Path) -> None:
         alloc(tmp_path, v4(), "c1", "")
 
 
-def test_leftover_temp_file_is_ignored_and_collected(tmp_path: Path) -> None:
+def leftover(data: Path, pid: int = 999999) -> Path:
+    """A temp file as a writer killed between its write and its rename leaves it."""
+    path = netdir(data) / store.TEMP_DIR / str(pid)
+    path.write_bytes(b"c9\ne")  # killed mid-write, too
+    return path
+
+
+def test_temp_files_live_in_tmp_and_go_away(tmp_path: Path) -> None:
     alloc(tmp_path, v4(), "c1")
-    leftover = netdir(tmp_path) / ".tmp.999999"
-    leftover.write_bytes(b"c9\ne")  # a writer killed mid-write
+    assert os.listdir(netdir(tmp_path) / store.TEMP_DIR) == []  # renamed into place
+    allocator.status(str(tmp_path), NET, v4())
+    assert os.listdir(netdir(tmp_path) / store.TEMP_DIR) == []  # STATUS's probe removed
+
+
+@pytest.mark.parametrize("change", ["ADD", "DEL", "DEL of nothing held", "GC"])
+def test_leftover_temp_file_is_gone_after_the_next_change(tmp_path: Path, change: str) -> None:
+    alloc(tmp_path, v4(), "c1")
+    left = [leftover(tmp_path), leftover(tmp_path, 4242)]
+    assert allocator.held(str(tmp_path), NET, "c1", "eth0") == ["100.64.1.2"]  # never read
+    if change == "ADD":
+        assert alloc(tmp_path, v4(), "c2") == ["100.64.1.3"]
+    elif change == "DEL":
+        assert allocator.release(str(tmp_path), NET, "c1", "eth0") == ["100.64.1.2"]
+    elif change == "DEL of nothing held":
+        assert allocator.release(str(tmp_path), NET, "nobody", "eth0") == []
+    else:
+        assert allocator.gc(str(tmp_path), NET, {("c1", "eth0")}) == ([], [])
+    assert [p for p in left if p.exists()] == []
+    assert os.listdir(netdir(tmp_path) / store.TEMP_DIR) == []
+
+
+def test_what_cannot_be_removed_from_tmp_does_not_fail_add_or_del(tmp_path: Path) -> None:
+    alloc(tmp_path, v4(), "c1")
+    junk = netdir(tmp_path) / store.TEMP_DIR / "junk"
+    junk.mkdir()  # unlink fails on it (EISDIR); it is never read either
     assert alloc(tmp_path, v4(), "c2") == ["100.64.1.3"]
-    assert allocator.held(str(tmp_path), NET, "c1", "eth0") == ["100.64.1.2"]
-    assert allocator.gc(str(tmp_path), NET, {("c1", "eth0"), ("c2", "eth0")}) == ([], [])
-    assert not leftover.exists()
+    assert allocator.release(str(tmp_path), NET, "c1", "eth0") == ["100.64.1.2"]
+    assert junk.is_dir()
+
+
+def test_store_of_an_older_version_without_tmp(tmp_path: Path) -> None:
+    """Before tmp/, temp files were ``.tmp.<pid>`` at the top level: such a store works on
+    (readers skip the old temp file, GC removes it) and gets its tmp/ at the first write,
+    even a DEL's (here the rebuild of an unreadable record)."""
+    sets = [[Range.parse("100.64.1.0/24")], [Range.parse("fd00:1::/64")]]
+    alloc(tmp_path, sets, "c1")
+    alloc(tmp_path, sets, "c2")
+    os.rmdir(netdir(tmp_path) / store.TEMP_DIR)
+    old = netdir(tmp_path) / (store.LEGACY_TEMP_PREFIX + "999999")
+    old.write_bytes(b"c9\ne")
+    (netdir(tmp_path) / "attachments" / "c1,eth0").write_bytes(b"")
+    assert sorted(allocator.held(str(tmp_path), NET, "c1", "eth0")) == \
+        ["100.64.1.2", "fd00:1::2"]
+    rebuilt = store.parse_record((netdir(tmp_path) / "attachments" / "c1,eth0").read_bytes())
+    assert not isinstance(rebuilt, store.Unreadable)  # rewritten through the new tmp/
+    assert sorted(rebuilt[2]) == ["100.64.1.2", "fd00:1::2"]
+    assert stat.S_IMODE((netdir(tmp_path) / store.TEMP_DIR).stat().st_mode) == 0o700
+    assert sorted(allocator.release(str(tmp_path), NET, "c1", "eth0")) == \
+        ["100.64.1.2", "fd00:1::2"]
+    assert alloc(tmp_path, sets, "c3") == ["100.64.1.4", "fd00:1::4"]
+    assert old.exists()  # only GC lists the store's top level
+    assert allocator.gc(str(tmp_path), NET, {("c2", "eth0"), ("c3", "eth0")}) == ([], [])
+    assert not old.exists()
 
 
 def test_empty_address_file_does_not_exhaust_the_range(tmp_path: Path) -> None:

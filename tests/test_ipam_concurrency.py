@@ -73,7 +73,8 @@ def test_fifty_concurrent_allocations_then_releases(tmp_path: Path) -> None:
     assert released == added  # each worker released exactly what it had been given
     store_dir = data / "concurrent"
     assert sorted(os.listdir(store_dir)) == \
-        ["attachments", "last_reserved_ip.0", "last_reserved_ip.1", "lock"]
+        ["attachments", "last_reserved_ip.0", "last_reserved_ip.1", "lock", "tmp"]
     assert os.listdir(store_dir / "attachments") == []
+    assert os.listdir(store_dir / "tmp") == []
     sets = [[Range.parse("100.64.5.0/24")], [Range.parse("fd00:5::/64")]]
     allocator.status(str(data), "concurrent", sets)

@@ -45,7 +45,7 @@ def check_consistent(net: Path) -> int:
         records[parsed[:2]] = parsed[2]
     reservations = 0
     for name in os.listdir(net):
-        if name.startswith(store.TEMP_PREFIX) or name in ("lock", "attachments") \
+        if name in (store.LOCK_NAME, store.RECORDS_DIR, store.TEMP_DIR) \
                 or name.startswith(store.CURSOR_PREFIX):
             continue
         owner = store.parse_owner((net / name).read_bytes())
@@ -79,4 +79,50 @@ def test_sigkill_at_any_instant_leaves_a_consistent_store(tmp_path: Path, delay_
     assert len(released) == held_before
     assert check_consistent(net) == 0
     assert os.listdir(net / "attachments") == []
-    assert not [n for n in os.listdir(net) if n.startswith(store.TEMP_PREFIX)]
+    assert os.listdir(net / store.TEMP_DIR) == []
+
+
+# Allocates for "old", then runs ``sys.argv[2]`` ("add" or "del") with os.rename replaced by
+# a SIGKILL of itself: the writer dies right between writing its temp file and renaming it.
+KILLED_BEFORE_RENAME = r"""
+import os, signal, sys
+from humanz.ipam import allocator
+from humanz.ipam.ranges import Range
+data, command = sys.argv[1], sys.argv[2]
+sets = [[Range.parse("100.64.9.0/28")]]
+allocator.allocate(data, "crash", sets, "old", "eth0")
+os.rename = lambda src, dst: os.kill(os.getpid(), signal.SIGKILL)
+if command == "add":
+    allocator.allocate(data, "crash", sets, "new", "eth0")
+else:  # a DEL writes only to rebuild an unreadable record: make it do that
+    os.truncate(os.path.join(data, "crash", "attachments", "old,eth0"), 0)
+    allocator.release(data, "crash", "old", "eth0")
+"""
+
+
+@pytest.mark.parametrize("killed", ["add", "del"])
+@pytest.mark.parametrize("then", ["ADD", "DEL"])
+def test_temp_file_of_a_writer_killed_before_its_rename_is_gone_after_the_next_change(
+        tmp_path: Path, killed: str, then: str) -> None:
+    data = tmp_path / "data"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_BEFORE_RENAME, str(data), killed],
+                            stderr=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, err
+    net = data / NET
+    assert os.listdir(net / store.TEMP_DIR) == [str(proc.pid)]  # the dead writer's
+    if then == "ADD":
+        from humanz.ipam.ranges import Range
+        allocator.allocate(str(data), NET, [[Range.parse("100.64.9.0/28")]], "next", "eth0")
+    else:
+        allocator.release(str(data), NET, "next", "eth0")  # even a DEL with nothing to do
+    assert os.listdir(net / store.TEMP_DIR) == []
+    # the killed call changed nothing: "old" still holds its address (a truncated record is
+    # rebuilt from the address files), and the store is consistent once it is released
+    assert allocator.release(str(data), NET, "old", "eth0") == ["100.64.9.2"]
+    assert check_consistent(net) == (1 if then == "ADD" else 0)  # "next" after an ADD

@@ -1,7 +1,9 @@
 """Allocate, release, list, garbage-collect and check addresses of one network's range sets.
 
 Every function opens the network's store, takes its lock, does its work and lets go, so any
-number of plugin processes (ADD, DEL, GC, STATUS) can run at once.
+number of plugin processes (ADD, DEL, GC, STATUS) can run at once. Those that change the
+store (allocate, release, gc) first remove what writers killed mid-write left in its ``tmp/``
+(see store, "Leftovers").
 
 Allocation, per range set (one address each; an IPv4 set plus an IPv6 set is dual-stack):
 
@@ -88,6 +90,7 @@ def allocate(data_dir: str, network: str, range_sets: list[list[Range]], contain
     st = store.open_store(data_dir, network, create=True)
     assert st is not None
     with st:
+        st.remove_leftover_temps()
         held = _verified(st, container_id, ifname, _listed(st, container_id, ifname))
         chosen = _reuse_held(network, range_sets, held, wanted, container_id, ifname)
         fresh: list[int] = []
@@ -115,6 +118,7 @@ def release(data_dir: str, network: str, container_id: str, ifname: str) -> list
     if st is None:
         return []
     with st:
+        st.remove_leftover_temps()
         owner = (container_id, ifname)
         released = []
         for ip in _listed(st, container_id, ifname):
@@ -138,8 +142,9 @@ def held(data_dir: str, network: str, container_id: str, ifname: str) -> list[st
 def gc(data_dir: str, network: str, valid: set[tuple[str, str]]) -> tuple[list[str], list[str]]:
     """Release every reservation whose (containerID, ifname) is not in ``valid``.
 
-    Also removes leftovers of killed writers and unreadable files nobody valid claims. Keeps
-    going after a failure; returns (released addresses, error messages).
+    Also removes leftovers of killed writers (``tmp/``, and an older version's ``.tmp.*``
+    files) and unreadable files nobody valid claims. Keeps going after a failure; returns
+    (released addresses, error messages).
     """
     st = store.open_store(data_dir, network, create=False)
     if st is None:
@@ -147,6 +152,7 @@ def gc(data_dir: str, network: str, valid: set[tuple[str, str]]) -> tuple[list[s
     released: list[str] = []
     errors: list[str] = []
     with st:
+        st.remove_leftover_temps()
         claimed = _gc_records(st, valid, errors)
         names: list[str] = _try(errors, st.names, [])
         for name in names:
@@ -402,9 +408,10 @@ def _gc_records(st: store.Store, valid: set[tuple[str, str]],
 
 def _gc_entry(st: store.Store, name: str, valid: set[tuple[str, str]],
               claimed: dict[str, tuple[str, str]], released: list[str]) -> None:
-    """Collect one directory entry: a leftover temp file, or an address not validly held."""
-    if name.startswith(store.TEMP_PREFIX):
-        st.remove_temp(name)
+    """Collect one directory entry: an older version's leftover temp file, or an address not
+    validly held."""
+    if name.startswith(store.LEGACY_TEMP_PREFIX):
+        st.remove_legacy_temp(name)
         return
     if not _is_address(name):
         return

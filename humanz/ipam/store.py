@@ -11,17 +11,20 @@ every reservation disappears with the reboot that also destroyed every container
                               by the addresses it holds, one per line; the name is the two
                               strings with every byte outside [A-Za-z0-9_.-] written %XX (and a
                               leading "." too), so any ID becomes a safe, reversible name
-    .tmp.<pid>                a write in progress (or the leftover of a killed one)
+    tmp/<pid>                 a write in progress, or the leftover of a writer killed before
+                              its rename (gone at the next ADD, DEL or GC: see "Leftovers")
 
 Why this shape:
 
 - **Cost independent of the subnet's size.** Whether an address is free is one ``open`` of
   its file; release by (containerID, ifname) reads one record instead of scanning every
-  reservation. Nothing ever expands a range or lists the directory on the common path.
+  reservation. Nothing ever expands a range or lists the store on the common path (only
+  ``tmp/``, which is almost always empty: see "Leftovers").
 - **Concurrency.** Every change happens under an exclusive ``flock`` on ``lock``; the kernel
   drops it when the holder dies, even by SIGKILL.
-- **Crash safety.** Every file is written to ``.tmp.<pid>``, then ``rename``'d over its final
-  name: a reader sees the old file or the new one, never a half-written or empty one, whenever
+- **Crash safety.** Every file is written to ``tmp/<pid>``, then ``rename``'d over its final
+  name (``tmp/`` is inside the store, so on the same file system, where rename is atomic): a
+  reader sees the old file or the new one, never a half-written or empty one, whenever
   the writer is killed (SIGKILL included) — what a process wrote is in the kernel's page cache
   the moment write() returns, and rename is atomic for every other process.
   Nothing is fsync'ed, on purpose. fsync protects only against the *machine* stopping (power
@@ -35,7 +38,16 @@ Why this shape:
   a killed process harmless: the attachment record is written *before* the address files it
   lists (so no reservation ever exists that its owner's DEL cannot find), and removed *after*
   them. A record may thus list an address whose file is missing or owned by someone else;
-  every reader checks ownership in the address file, which is the truth. A leftover ``.tmp.*`` file is never read.
+  every reader checks ownership in the address file, which is the truth.
+- **Leftovers.** A writer killed between its write and its rename leaves its ``tmp/<pid>``
+  file behind (never read: readers open final names only). Every write happens under the
+  lock, so while a process holds it no other process can be mid-write: whatever ``tmp/``
+  holds then is a dead writer's. ADD, DEL and GC (allocate, release, gc) therefore empty
+  ``tmp/`` right after taking the lock: leftovers live until the next change of their
+  network, and the check costs one listing of a nearly always empty directory, never of the
+  store. ``tmp/`` is made by the first write that needs it, so a store made by an older
+  version gets one too; such a version wrote its temp files as ``.tmp.<pid>`` at the top
+  level, which readers skip (not an address name) and GC removes.
 - **Permissions.** Directories are created 0700 and files 0600: reservations say which
   containers exist.
 """
@@ -53,7 +65,9 @@ DEFAULT_DATA_DIR = "/run/humanz/networks"
 LOCK_NAME = "lock"
 RECORDS_DIR = "attachments"
 CURSOR_PREFIX = "last_reserved_ip."
-TEMP_PREFIX = ".tmp."
+TEMP_DIR = "tmp"
+# Temp files of versions before TEMP_DIR, at the store's top level (GC removes them).
+LEGACY_TEMP_PREFIX = ".tmp."
 
 # How often open_store re-locks when the lock file was replaced while it waited.
 _LOCK_TRIES = 100
@@ -162,15 +176,34 @@ class Store:
         self._unlink(os.path.join(self.path, ip))
 
     def names(self) -> list[str]:
-        """Every entry of the network directory (address files, cursors, lock, temps)."""
+        """Every entry of the network directory (address files, cursors, lock, the
+        ``attachments`` and ``tmp`` directories, legacy ``.tmp.*`` files)."""
         try:
             return os.listdir(self.path)
         except OSError as err:
             raise self._error("list", self.path, err) from None
 
-    def remove_temp(self, name: str) -> None:
-        """Remove a leftover ``.tmp.*`` file of a killed writer (only call under the lock)."""
+    def remove_legacy_temp(self, name: str) -> None:
+        """Remove a ``.tmp.*`` file an older version's killed writer left at the top level."""
         self._unlink(os.path.join(self.path, name))
+
+    def remove_leftover_temps(self) -> None:
+        """Empty ``tmp/``: holding the lock, no writer is alive to own what is there (see
+        "Leftovers" above). Call it first when taking the lock to change the store.
+
+        Best effort: an entry that cannot be removed is never read either, and failing an ADD
+        or DEL over it would turn harmless litter into an outage; the next change retries.
+        """
+        tmp_dir = os.path.join(self.path, TEMP_DIR)
+        try:
+            names = os.listdir(tmp_dir)
+        except OSError:  # no tmp/ yet (nothing written since it appeared), or unreadable
+            return
+        for name in names:
+            try:
+                os.unlink(os.path.join(tmp_dir, name))
+            except OSError:
+                pass
 
     # -- attachment records ----------------------------------------------------------------
 
@@ -232,9 +265,9 @@ class Store:
         self._write(CURSOR_PREFIX + str(set_index), ip.encode("ascii") + b"\n")
 
     def check_writable(self) -> None:
-        """Prove that a file can be created in the store (for STATUS), leaving nothing."""
-        tmp = self._temp_path()
-        self._write_fd(tmp, b"")
+        """Prove that a file can be created in the store (for STATUS), leaving nothing (but
+        ``tmp/`` itself, made if missing)."""
+        tmp = self._write_temp(b"")
         self._unlink(tmp)
 
     # -- plumbing --------------------------------------------------------------------------
@@ -256,10 +289,14 @@ class Store:
         except OSError as err:
             raise self._error("create directory", path, err) from None
 
-    def _temp_path(self) -> str:
-        # Only the lock holder writes, so one name per process is enough; a leftover from a
-        # killed process with the same pid is simply truncated and reused.
-        return os.path.join(self.path, TEMP_PREFIX + str(os.getpid()))
+    def _ensure_temp_dir(self) -> None:
+        path = os.path.join(self.path, TEMP_DIR)
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+        except OSError as err:
+            raise self._error("create directory", path, err) from None
 
     def _read(self, path: str) -> bytes | None:
         """Whole content of a small file, or None when it does not exist."""
@@ -285,21 +322,37 @@ class Store:
 
     def _write(self, name: str, data: bytes) -> None:
         """Write ``data`` to ``name`` (relative to the store) atomically: temp, rename."""
-        tmp = self._temp_path()
         final = os.path.join(self.path, name)
-        self._write_fd(tmp, data)
+        tmp = self._write_temp(data)
         try:
             os.rename(tmp, final)
         except OSError as err:
             self._unlink(tmp)
             raise self._error("rename into place", final, err) from None
 
-    def _write_fd(self, path: str, data: bytes) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
+    def _write_temp(self, data: bytes) -> str:
+        """Write ``data`` to this process's temp file; its path. Only the lock holder writes,
+        so one name per process is enough (a dead writer's file with the same pid would
+        simply be truncated and reused)."""
+        path = os.path.join(self.path, TEMP_DIR, str(os.getpid()))
         try:
-            fd = os.open(path, flags, 0o600)
+            fd = _open_new(path)
+        except FileNotFoundError:  # no tmp/ yet: a new store, or one an older version made
+            self._ensure_temp_dir()
+            fd = self._create(path)
         except OSError as err:
             raise self._error("create", path, err) from None
+        self._fill(fd, path, data)
+        return path
+
+    def _create(self, path: str) -> int:
+        try:
+            return _open_new(path)
+        except OSError as err:
+            raise self._error("create", path, err) from None
+
+    def _fill(self, fd: int, path: str, data: bytes) -> None:
+        """Write all of ``data`` to ``fd`` and close it (removing ``path`` on failure)."""
         try:
             view = memoryview(data)
             while view:
@@ -395,6 +448,12 @@ def _make_dirs(network: str, path: str) -> None:
     except OSError as err:
         raise StoreError("network %r: IPAM store: cannot create directory %s: %s"
                          % (network, path, err.strerror or err)) from None
+
+
+def _open_new(path: str) -> int:
+    """Open ``path`` for writing: created 0600, or truncated; never through a symlink."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
+    return os.open(path, flags, 0o600)
 
 
 def _encode(text: str) -> bytes:
