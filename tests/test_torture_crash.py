@@ -3,8 +3,8 @@ lock file deleted underneath, clocks that jump.
 
 The kill trials are seeded (``HUMANZ_TORTURE_SEED`` moves the first seed) and every seed is
 printed; scripts/torture.py runs the same trial 200+ times. Each trial must leave a readable
-store, and DEL (or namespace gone + GC) must leave no reservation, record, veth, bridge port or
-nftables change; the next ADD must work.
+store, and DEL (or namespace gone + GC) must leave no reservation, record, temp file, veth,
+bridge port or nftables change; the next ADD must work.
 
 What the code uses time for (so what a clock jump can touch): the log line's timestamp
 (time.time) and its durationMs (time.monotonic). The IPAM store has no leases, ages or

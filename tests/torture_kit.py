@@ -206,15 +206,21 @@ def bridge_ports(node: Node) -> list[str]:
 
 
 def temp_files(node: Node) -> list[str]:
+    """Temp files of writers in the store: ``tmp/*``, and an older version's ``.tmp.*``."""
+    from humanz.ipam import store
     net = Path(node.data_dir) / node.network
-    return sorted(p.name for p in net.iterdir() if p.name.startswith(".tmp.")) \
+    tmp = net / store.TEMP_DIR
+    legacy = [p.name for p in net.iterdir() if p.name.startswith(store.LEGACY_TEMP_PREFIX)] \
         if net.exists() else []
+    current = [store.TEMP_DIR + "/" + name for name in os.listdir(tmp)] if tmp.exists() else []
+    return sorted(legacy + current)
 
 
 def store_problems(data_dir: str, network: str) -> list[str]:
     """Why the store of ``network`` is not consistent (empty list: it is). Consistent: every
     record parses and is named after its content; every address file parses and is listed by
-    its owner's record. Leftover ``.tmp.*`` files of killed writers are allowed (never read)."""
+    its owner's record. Temp files of killed writers are allowed (never read; the next ADD,
+    DEL or GC removes them, which ``crash_trial`` checks)."""
     from humanz.ipam import store
     net = Path(data_dir) / network
     if not net.exists():
@@ -231,7 +237,8 @@ def store_problems(data_dir: str, network: str) -> list[str]:
             problems.append("record %s names %r" % (name, parsed[:2]))
         records[(parsed[0], parsed[1])] = parsed[2]
     for name in sorted(os.listdir(net)):
-        if name.startswith(store.TEMP_PREFIX) or name in (store.LOCK_NAME, store.RECORDS_DIR):
+        if name.startswith(store.LEGACY_TEMP_PREFIX) \
+                or name in (store.LOCK_NAME, store.RECORDS_DIR, store.TEMP_DIR):
             continue
         data = (net / name).read_bytes()
         if name.startswith(store.CURSOR_PREFIX):
@@ -292,7 +299,8 @@ def crash_trial(box: Sandbox, node: Node, conf: dict[str, Any], seed: int,
     """One seeded trial: ADD (or ADD then DEL) a container, SIGKILL the call after a random
     delay within the command's usual duration, check the store is readable, recover with DEL
     (or, as a runtime would for a vanished container, delete the namespace and GC), check
-    nothing is left, and check the next ADD works."""
+    nothing is left (a temp file the killed writer left included), and check the next ADD
+    works."""
     rng = random.Random(seed)
     command = rng.choice(("ADD", "DEL"))
     trial = Trial(seed, command, rng.uniform(0.0, window[command]) * 1000.0)
@@ -361,6 +369,8 @@ def _leftovers(node: Node, rules_before: str) -> list[str]:
         leaks.append("%d attachment records" % _record_count(node))
     if node.host_veths():
         leaks.append("host veths %s" % node.host_veths())
+    if temp_files(node):  # the recovering DEL or GC empties tmp/ (a killed writer's file)
+        leaks.append("temp files %s" % temp_files(node))
     if bridge_ports(node):
         leaks.append("bridge ports %s" % bridge_ports(node))
     if rules(node.hostns) != rules_before:
