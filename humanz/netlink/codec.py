@@ -139,6 +139,7 @@ class Attrs:
     with offsets) are what iterating, ``len`` and ``find`` give: they are made the first time
     someone asks (the explain formatter, the CLI) by walking the same bytes again with the
     same function. So reading 10,000 routes into ``Route`` objects makes no Attr at all.
+    (That is why an Attrs keeps a reference to the datagram it was decoded from.)
     """
 
     __slots__ = ("first", "_where", "_attrs")
