@@ -20,7 +20,9 @@ module ``hz`` (see ``PLUGIN_BOOT``): no ``runpy``, which a zipapp started throug
 ``__main__`` pays ~4 ms for. ``python3 FILE`` still works, through the zip's ``__main__``.
 When the host's Python cannot be run, the sources go in instead (correct, but compiled on every
 run — the log says so). The zip comment carries a digest of everything that went in, so an
-up-to-date install is recognised without rebuilding.
+up-to-date install is recognised without rebuilding. The package's sources are read from its
+directory, or from the zip it was imported from: deploy/humanz.yaml ships the package to the
+agent as one zip in a ConfigMap, and the agent runs straight from it.
 """
 
 from __future__ import annotations
@@ -227,19 +229,75 @@ def _version_from_stdlib(host_root: str, resolved: str,
 def plugin_sources(package_dir: str | None = None) -> dict[str, bytes]:
     """Everything the plugin file holds, as {name in the zip: source}: every module of the
     ``humanz`` package at ``package_dir`` (default: this one) except the agent, and the two
-    root entries of ``PLUGIN_ENTRIES``."""
+    root entries of ``PLUGIN_ENTRIES``.
+
+    ``package_dir`` is a directory, or a path inside a zip (``/opt/humanz/humanz.pyz/humanz``
+    when the agent was imported from one): both give the same files for the same package.
+    OSError when it is neither, or holds no module: never a plugin without its code.
+    """
     if package_dir is None:
         package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if os.path.isdir(package_dir):
+        modules = _sources_in_directory(package_dir)
+    else:
+        modules = _sources_in_zip(package_dir)
+    if not modules:
+        raise FileNotFoundError("no module of the humanz package under %s" % package_dir)
     files = dict(PLUGIN_ENTRIES)
+    files.update(modules)
+    return files
+
+
+def _is_plugin_module(parts: list[str]) -> bool:
+    """``parts``: a path below the package, split. The plugin takes ``.py`` files outside the
+    agent, bytecode caches and hidden entries."""
+    *dirs, name = parts
+    return (name.endswith(".py") and not name.startswith(".")
+            and not any(d in ("agent", "__pycache__") or d.startswith(".") for d in dirs))
+
+
+def _sources_in_directory(package_dir: str) -> dict[str, bytes]:
+    """The plugin's modules from the package's directory, named ``humanz/...`` as in the zip."""
+    top = os.path.basename(package_dir)
+    files: dict[str, bytes] = {}
     for root, dirs, names in os.walk(package_dir):
-        dirs[:] = sorted(d for d in dirs if d not in ("agent", "__pycache__")
-                         and not d.startswith("."))
+        dirs.sort()
         for name in sorted(names):
-            if name.endswith(".py") and not name.startswith("."):
-                path = os.path.join(root, name)
-                rel = os.path.relpath(path, os.path.dirname(package_dir))
+            path = os.path.join(root, name)
+            parts = os.path.relpath(path, package_dir).split(os.sep)
+            if _is_plugin_module(parts):
                 with open(path, "rb") as f:
-                    files[rel.replace(os.sep, "/")] = f.read()
+                    files["/".join([top] + parts)] = f.read()
+    return files
+
+
+def _sources_in_zip(package_dir: str) -> dict[str, bytes]:
+    """The plugin's modules from the zip the package was imported from.
+
+    ``package_dir`` is the archive's path followed by the package's path inside it, as
+    zipimport sets ``__file__``: the archive is the longest leading part that is a file.
+    """
+    archive = package_dir
+    inside: list[str] = []
+    while not os.path.isfile(archive):
+        archive, tail = os.path.split(archive)
+        if not tail:
+            raise FileNotFoundError("%s is neither a directory nor inside a zip" % package_dir)
+        inside.insert(0, tail)
+    if not inside:
+        raise FileNotFoundError("%s is a file, not a package directory" % package_dir)
+    prefix = "/".join(inside) + "/"
+    top = inside[-1]
+    files: dict[str, bytes] = {}
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for name in sorted(zf.namelist()):
+                if name.startswith(prefix) and not name.endswith("/"):
+                    parts = name[len(prefix):].split("/")
+                    if _is_plugin_module(parts):
+                        files["/".join([top] + parts)] = zf.read(name)
+    except zipfile.BadZipFile as e:
+        raise OSError("%s: not a readable zip (%s)" % (archive, e)) from None
     return files
 
 
