@@ -131,7 +131,7 @@ def test_hostile_ids_stay_inside_the_store(tmp_path: Path) -> None:
     assert len(records) == len(HOSTILE_IDS)
     assert all(p.count("/") == 3 for p in records), records
     others = set(created) - set(records)
-    assert others == {"data", "data/net", "data/net/attachments", "data/net/lock",
+    assert others == {"data", "data/net", "data/net/attachments", "data/net/lock", "data/net/tmp",
                       "data/net/last_reserved_ip.0"} | {
         "data/net/100.64.50.%d" % (i + 2) for i in range(len(HOSTILE_IDS))}
     for i, cid in enumerate(HOSTILE_IDS):
