@@ -281,16 +281,13 @@ class Store:
         return os.path.join(self.path, RECORDS_DIR, name)
 
     def _ensure_records_dir(self) -> None:
-        path = os.path.join(self.path, RECORDS_DIR)
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            pass
-        except OSError as err:
-            raise self._error("create directory", path, err) from None
+        self._ensure_subdir(RECORDS_DIR)
 
     def _ensure_temp_dir(self) -> None:
-        path = os.path.join(self.path, TEMP_DIR)
+        self._ensure_subdir(TEMP_DIR)
+
+    def _ensure_subdir(self, name: str) -> None:
+        path = os.path.join(self.path, name)
         try:
             os.mkdir(path, 0o700)
         except FileExistsError:

@@ -333,29 +333,13 @@ class Rule:
                                              self.handle, self.expr_names(), self.comment)
 
 
-class Nft:
-    """nf_tables operations on one socket in one network namespace (like Rtnl for routes)."""
+class Nft(nlsocket.NamespaceOperations):
+    """nf_tables operations on one socket in one network namespace (like Rtnl for routes):
+    ``Nft(ns, trace)``."""
 
-    __slots__ = ("ns", "sock", "_where")
-
-    def __init__(self, ns: str | int | None = None, trace: Trace | None = None) -> None:
-        self.ns = ns
-        label = "" if ns is None else ("fd %d" % ns if isinstance(ns, int) else ns)
-        self._where = " in " + label if label else ""
-        if ns is None:
-            self.sock = NfSocket(label, trace)
-        else:
-            from . import netns
-            self.sock = netns.run_in(ns, NfSocket, label, trace)
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> Nft:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    __slots__ = ()
+    socket_class = NfSocket
+    sock: NfSocket
 
     def commit(self, ops: Iterable[Op]) -> None:
         """Apply ``ops`` as one transaction: all or nothing."""

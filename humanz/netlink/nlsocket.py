@@ -38,7 +38,11 @@ from .uapi import ROUTE
 if TYPE_CHECKING:
     from typing import Callable, Iterable, List, Mapping, Optional
 
+    from typing import TypeVar
+
     from .uapi import ProtocolSchema
+
+    _Ops = TypeVar("_Ops", bound="NamespaceOperations")
 
     # trace(direction, label, data) — and the protocol's schema, for protocols other than ROUTE
     Trace = Callable[..., None]
@@ -216,3 +220,32 @@ def raise_if_error(m: codec.Message, doing: str, request: bytes) -> None:
     offset = m.attrs.get_int("NLMSGERR_ATTR_OFFS")
     attr = None if offset is None else codec.attr_path_at(request, offset, m.protocol)
     raise NetlinkError(-m.error, doing, m.attrs.get_str("NLMSGERR_ATTR_MSG"), offset, attr)
+
+
+class NamespaceOperations:
+    """Base of the operation classes (``rtnl.Rtnl``, ``nftables.Nft``): one socket of
+    ``socket_class`` that lives in network namespace ``ns`` (a path, an fd, or None for the
+    caller's own), opened there by a short-lived thread (see ``netns.run_in``) so the caller's
+    thread never changes namespace. ``_where`` (" in <ns>") ends the subclasses' error texts."""
+
+    __slots__ = ("ns", "sock", "_where")
+    socket_class: type[NetlinkSocket] = NetlinkSocket
+
+    def __init__(self, ns: str | int | None = None, trace: Trace | None = None) -> None:
+        self.ns = ns
+        label = "" if ns is None else ("fd %d" % ns if isinstance(ns, int) else ns)
+        self._where = " in " + label if label else ""
+        if ns is None:
+            self.sock = self.socket_class(label, trace)
+        else:
+            from . import netns
+            self.sock = netns.run_in(ns, self.socket_class, label, trace)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self: _Ops) -> _Ops:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

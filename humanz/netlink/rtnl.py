@@ -32,13 +32,12 @@ TYPE_CHECKING = False   # (importing typing costs milliseconds; mypy treats this
 from . import uapi
 from .codec import parse_ip
 from .errors import NetlinkError
-from .nlsocket import NetlinkSocket
+from .nlsocket import NamespaceOperations, NetlinkSocket
 
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Union
 
     from .codec import Attrs, Item, Message
-    from .nlsocket import Trace
 
     LinkRef = Union[int, str]
 
@@ -146,29 +145,11 @@ class Route:
 # Operations
 # --------------------------------------------------------------------------------------------
 
-class Rtnl:
-    """rtnetlink operations on one socket in one network namespace."""
+class Rtnl(NamespaceOperations):
+    """rtnetlink operations on one socket in one network namespace: ``Rtnl(ns, trace)``."""
 
-    __slots__ = ("ns", "sock", "_where")
-
-    def __init__(self, ns: str | int | None = None, trace: Trace | None = None) -> None:
-        self.ns = ns
-        label = "" if ns is None else ("fd %d" % ns if isinstance(ns, int) else ns)
-        self._where = " in " + label if label else ""
-        if ns is None:
-            self.sock = NetlinkSocket(label, trace)
-        else:
-            from . import netns
-            self.sock = netns.run_in(ns, NetlinkSocket, label, trace)
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> Rtnl:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    __slots__ = ()
+    socket_class = NetlinkSocket
 
     # -- plumbing ------------------------------------------------------------------------------
 
