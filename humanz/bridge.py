@@ -376,11 +376,13 @@ def _builtin_reserve(req: Request, conf: NetConf, undo: _Undo) -> Addressing:
 def _delegated_reserve(req: Request, conf: NetConf, undo: _Undo) -> Addressing:
     from humanz.cni.result import IPConfig
     from humanz.cni import delegate
-    result = delegate.add(conf.ipam.type, req.env, req.path, req.stdin, conf.cni_version)
-    _note("ipam", "plugin %s ADD gave %s" % (conf.ipam.type,
-                                             ", ".join(ip.address for ip in result.ips)))
+    out = delegate.execute(conf.ipam.type, "ADD", req.env, req.path, req.stdin)
+    # Registered before the answer is read: an unusable answer must still be given back.
     undo.add("ipam plugin DEL", delegate.execute, conf.ipam.type, "DEL", req.env, req.path,
              req.stdin)
+    result = delegate.read_result(conf.ipam.type, out, conf.cni_version)
+    _note("ipam", "plugin %s ADD gave %s" % (conf.ipam.type,
+                                             ", ".join(ip.address for ip in result.ips)))
     if not result.ips:
         raise CNIError(INVALID_CONFIG, "ipam plugin %s returned no addresses"
                        % conf.ipam.type)

@@ -46,12 +46,12 @@ def execute(plugin: str, command: str, env: Mapping[str, str], path: list[str],
     raise _error_from(plugin, command, status, out)
 
 
-def add(plugin: str, env: Mapping[str, str], path: list[str], stdin: bytes,
-        cni_version: str) -> Result:
-    """Delegate ADD and read the delegate's result (any spec version)."""
+def read_result(plugin: str, out: bytes, cni_version: str) -> Result:
+    """The result a delegate's successful ADD printed (any spec version). The caller runs
+    ADD with ``execute`` and arranges the delegate's DEL before calling this: a delegate
+    that answered garbage may still hold an address."""
     from humanz.cni.jsonlite import loads
     from humanz.cni.result import Result
-    out = execute(plugin, "ADD", env, path, stdin)
     try:
         return Result.from_dict(loads(out), cni_version, "ipam result")
     except ValueError as err:
