@@ -41,3 +41,24 @@ def test_unusable_delegate_result_is_released_by_rollback(node: Node, answer: st
     assert out.code == 104, out
     assert calls.read_text().split() == ["ADD", "DEL"], out
     assert node.host_veths() == []
+
+
+def test_seed_config_default_gateway_implies_gateway(node: Node) -> None:
+    """isDefaultGateway makes the bridge a gateway (the reference's rule, which the ipam-block
+    configs follow): the seed's config shape must not give the pod a default route via an
+    address that nothing holds."""
+    from plugin_harness import ping
+    seed = {"cniVersion": "0.3.1", "name": node.network, "type": "humanz-cni",
+            "bridge": node.bridge, "subnet": "100.64.9.0/24", "isGateway": False,
+            "isDefaultGateway": True, "logFile": node.log_file}
+    dirs = {"/run/humanz": str(node.tmp / "run-humanz")}
+    (node.tmp / "run-humanz").mkdir()
+    ns = node.make_netns()
+    out = node.run("ADD", seed, cid="seedgw", netns=netns_path(ns), private_dirs=dirs)
+    assert out.rc == 0, out
+    assert json.loads(out.out)["routes"] == [{"dst": "0.0.0.0/0", "gw": "100.64.9.1"}]
+    br = node.ip_json("addr", "show", "dev", node.bridge)[0]
+    assert ("100.64.9.1", 24) in [(i["local"], i["prefixlen"]) for i in br["addr_info"]]
+    assert ping(ns, "100.64.9.1")
+    out = node.run("DEL", seed, cid="seedgw", netns=netns_path(ns), private_dirs=dirs)
+    assert out.rc == 0, out

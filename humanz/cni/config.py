@@ -264,6 +264,8 @@ def _parse_seed(conf: NetConf, raw: dict[str, Any], subnet: str, need_ranges: bo
     """The seed's config: subnet+1 is the gateway on the bridge and the pods' default route."""
     conf.is_gateway = _bool(raw, "isGateway", True)
     conf.is_default_gateway = _bool(raw, "isDefaultGateway", conf.is_gateway)
+    if conf.is_default_gateway:
+        conf.is_gateway = True  # as in _parse_bridge_fields: a default gateway is a gateway
     conf.ipam = IPAMConf("builtin")
     if not need_ranges:
         return
