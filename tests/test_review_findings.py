@@ -62,3 +62,19 @@ def test_seed_config_default_gateway_implies_gateway(node: Node) -> None:
     assert ping(ns, "100.64.9.1")
     out = node.run("DEL", seed, cid="seedgw", netns=netns_path(ns), private_dirs=dirs)
     assert out.rc == 0, out
+
+
+def test_ipam_type_naming_the_plugin_itself_is_refused(node: Node) -> None:
+    """"ipam": {"type": "humanz-cni"} (the plugin's own type instead of "humanz") would make
+    every ADD exec the plugin again with the same config, which execs it again, without end:
+    a process chain that only stops when the node runs out of processes. Refused with 7,
+    before anything runs (a recording stand-in on CNI_PATH proves nothing was executed)."""
+    bindir, calls = _fake_ipam(node.tmp, "{}")
+    (bindir / "hztreview").rename(bindir / "humanz-cni")
+    conf = node.conf(version="1.1.0", ipam={"type": "humanz-cni"})
+    ns = node.make_netns()
+    for command in ("ADD", "DEL"):
+        out = node.run(command, conf, cid="cid-" + ns, netns=netns_path(ns), path=str(bindir))
+        assert out.code == 7 and "ipam.type" in out.data["msg"], (command, out)
+    assert not calls.exists()
+    assert node.host_veths() == []

@@ -281,6 +281,9 @@ def _parse_ipam(ipam: dict[str, Any], raw: dict[str, Any], need_ranges: bool) ->
     if itype and itype != BUILTIN_IPAM:
         if itype in (".", "..") or "/" in itype or "\0" in itype:
             raise CNIError(INVALID_CONFIG, "ipam.type: %r is not a plugin name" % itype)
+        if itype == raw.get("type"):  # it would exec itself with this config, endlessly
+            raise CNIError(INVALID_CONFIG, "ipam.type: %r is this plugin itself; the built-in "
+                           "IPAM is %r" % (itype, BUILTIN_IPAM))
         return IPAMConf("delegate", itype)
     has_ranges = ipam.get("ranges") is not None or ipam.get("subnet") is not None
     if not itype and not has_ranges and not ipam.get("routes"):
