@@ -100,6 +100,29 @@ def test_del_with_ranges_now_invalid_still_releases(node: Node) -> None:
     assert node.reservations() == []
 
 
+@pytest.mark.parametrize("edit", [
+    {"network": "100.64.0.7/16"},                      # host bits set
+    {"dns": {"nameservers": "not a list"}},
+    {"args": {"cni": {"mac": "ff:ff:ff:ff:ff:ff"}}},   # multicast
+    {"hairpinMode": True, "promiscMode": True},
+    {"mtu": 5},
+    {"bridge": "no/slash"},
+])
+def test_del_ignores_fields_only_add_needs(node: Node, edit: dict[str, object]) -> None:
+    """The config was edited since ADD and one field that only matters for building the
+    network is now invalid: ADD refuses it (code 7), DEL still releases and deletes."""
+    conf = node.conf()
+    ns = node.make_netns()
+    node.add(conf, ns)
+    broken = dict(conf, **edit)
+    other = node.make_netns()
+    refused = node.run("ADD", broken, cid="other", netns=netns_path(other), ifname="eth0")
+    assert refused.rc == 1 and refused.code == 7, refused
+    out = node.delete(broken, ns)
+    assert out.rc == 0, out
+    assert node.reservations() == [] and _links(ns) == ["lo"]
+
+
 def test_del_with_ip_masq_and_bad_cni_args_still_works(node: Node) -> None:
     conf = node.conf()
     ns = node.make_netns()

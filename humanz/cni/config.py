@@ -11,7 +11,10 @@ Three shapes are accepted (all may carry ``prevResult``, ``runtimeConfig``, ``ar
 - no addresses at all (no ``ipam``, no ``subnet``, or ``"ipam": {}``): a layer-2 attachment.
 
 Every problem is a CNIError: 7 naming the field (``ipam.ranges[0][1].rangeEnd: ...``), 2 for
-a field whose value humanz understands but does not support yet (``vlan``).
+a field whose value humanz understands but does not support yet (``vlan``). DEL and GC read
+strictly only what teardown needs (name, the IPAM's type and store, ipMasq): the config may
+have been edited since the ADD, and a field that only matters for building the network must
+not keep an attachment from being released.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from humanz.cni.errors import INVALID_CONFIG, INVALID_ENV, UNSUPPORTED_FIELD, CN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
     from humanz.cni.args import CniArgs
     from humanz.cni.result import DNS
@@ -34,9 +37,10 @@ TRACE_SUFFIX = ".trace"                      # "trace": true writes to <logFile>
 LOG_LEVELS = ("error", "info", "debug")      # error: failures only; info: every operation
 BUILTIN_IPAM = "humanz"
 
-# Commands that only need the network name and the store, not the ranges: DEL and GC must
-# work even when the config's ranges changed or became invalid since the ADD.
-_RANGES_NOT_NEEDED = ("DEL", "GC")
+# Teardown commands need only the network name, the IPAM's type and store, and ipMasq: DEL and
+# GC must work even when the rest of the config (ranges included) changed or became invalid
+# since the ADD.
+_TEARDOWN = ("DEL", "GC")
 
 _NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _NAME_REST = _NAME_FIRST | frozenset("_.-")
@@ -150,16 +154,11 @@ def parse(raw: dict[str, Any], cni_version: str, command: str, cni_args: CniArgs
         raise CNIError(INVALID_CONFIG, "type: missing plugin type")
     conf = NetConf(raw, cni_version, name, ptype)
     _parse_logging(conf, raw)
-    _parse_bridge_fields(conf, raw, command)
+    conf.ip_masq = _bool(raw, "ipMasq", False)   # DEL and GC need it: which rules to remove
+    _unless_teardown(command, _parse_bridge_fields, conf, raw, command)
     _parse_addressing(conf, raw, command, cni_args)
-    _parse_mac(conf, raw, cni_args)
-    dns = raw.get("dns")
-    if dns is not None:
-        from humanz.cni.result import DNS
-        try:
-            conf.dns = DNS.from_dict(dns)
-        except ValueError as err:
-            raise CNIError(INVALID_CONFIG, str(err)) from None
+    _unless_teardown(command, _parse_mac, conf, raw, cni_args)
+    _unless_teardown(command, _parse_dns, conf, raw)
     prev = raw.get("prevResult")
     if prev is not None and not isinstance(prev, dict):
         raise CNIError(INVALID_CONFIG, "prevResult: must be an object")
@@ -167,6 +166,27 @@ def parse(raw: dict[str, Any], cni_version: str, command: str, cni_args: CniArgs
     if command == "GC":
         conf.valid_attachments = _parse_attachments(raw)
     return conf
+
+
+def _unless_teardown(command: str, step: Callable[..., None], *args: Any) -> None:
+    """Run a parsing ``step`` whose fields only matter for building the network. For DEL and
+    GC a problem in them is ignored: the config may have been edited since the ADD, and
+    teardown must still release what the ADD took (it reads name, ipam and ipMasq strictly)."""
+    try:
+        step(*args)
+    except CNIError:
+        if command not in _TEARDOWN:
+            raise
+
+
+def _parse_dns(conf: NetConf, raw: dict[str, Any]) -> None:
+    dns = raw.get("dns")
+    if dns is not None:
+        from humanz.cni.result import DNS
+        try:
+            conf.dns = DNS.from_dict(dns)
+        except ValueError as err:
+            raise CNIError(INVALID_CONFIG, str(err)) from None
 
 
 # ---- the bridge plugin's own fields --------------------------------------------------------
@@ -208,7 +228,6 @@ def _parse_bridge_fields(conf: NetConf, raw: dict[str, Any], command: str) -> No
     if conf.is_default_gateway:
         conf.is_gateway = True  # a default gateway must be a gateway (reference behaviour)
     conf.force_address = _bool(raw, "forceAddress", False)
-    conf.ip_masq = _bool(raw, "ipMasq", False)
     conf.hairpin_mode = _bool(raw, "hairpinMode", False)
     conf.promisc_mode = _bool(raw, "promiscMode", False)
     conf.port_isolation = _bool(raw, "portIsolation", False)
@@ -238,12 +257,10 @@ def _parse_bridge_fields(conf: NetConf, raw: dict[str, Any], command: str) -> No
 
 def _parse_addressing(conf: NetConf, raw: dict[str, Any], command: str,
                       cni_args: CniArgs) -> None:
-    network = _str(raw, "network")
-    if network is not None:
-        conf.network = _network_cidr(network, "network")
+    _unless_teardown(command, _parse_network, conf, raw)
     subnet = _str(raw, "subnet")
     ipam = raw.get("ipam")
-    need_ranges = command not in _RANGES_NOT_NEEDED
+    need_ranges = command not in _TEARDOWN
     if subnet is not None:
         if ipam is not None:
             raise CNIError(INVALID_CONFIG, "subnet: give either a top-level subnet or an "
@@ -258,6 +275,12 @@ def _parse_addressing(conf: NetConf, raw: dict[str, Any], command: str,
     if conf.ipam.kind == "builtin" and need_ranges:
         _runtime_ip_ranges(conf, raw)
         _validate_sets(conf.ipam.range_sets, "ipam.ranges")
+
+
+def _parse_network(conf: NetConf, raw: dict[str, Any]) -> None:
+    network = _str(raw, "network")
+    if network is not None:
+        conf.network = _network_cidr(network, "network")
 
 
 def _parse_seed(conf: NetConf, raw: dict[str, Any], subnet: str, need_ranges: bool) -> None:
