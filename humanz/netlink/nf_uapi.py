@@ -131,9 +131,7 @@ ATTR_SETS: dict[str, AttrSet] = {}     # NETLINK_NETFILTER's attribute sets, by 
 
 
 def _declare(name: str, header: str, decls: dict[int, AttrDecl]) -> AttrSet:
-    attr_set = AttrSet(name, header, decls)
-    ATTR_SETS[name] = attr_set
-    return attr_set
+    return uapi.declare_into(ATTR_SETS, name, header, decls)
 
 
 # <linux/netfilter/nfnetlink.h> enum nfnl_batch_attributes — of NFNL_MSG_BATCH_BEGIN

@@ -423,10 +423,17 @@ class AttrSet:
 ATTR_SETS: dict[str, AttrSet] = {}     # NETLINK_ROUTE's attribute sets, by name
 
 
-def _declare(name: str, header: str, decls: dict[int, AttrDecl]) -> AttrSet:
+def declare_into(registry: dict[str, AttrSet], name: str, header: str,
+                 decls: dict[int, AttrDecl]) -> AttrSet:
+    """Make the attribute set ``name`` (mirroring ``header``) and file it in a protocol's
+    ``registry`` of sets: each protocol module declares its own sets this way."""
     attr_set = AttrSet(name, header, decls)
-    ATTR_SETS[name] = attr_set
+    registry[name] = attr_set
     return attr_set
+
+
+def _declare(name: str, header: str, decls: dict[int, AttrDecl]) -> AttrSet:
+    return declare_into(ATTR_SETS, name, header, decls)
 
 
 # --------------------------------------------------------------------------------------------
