@@ -34,11 +34,6 @@ CHAIN = "plugin-postrouting"
 FAMILY = nf.NFPROTO_INET
 ENOENT = 2                     # asm-generic/errno-base.h
 
-# Per IP version: the nfproto value, and where the source and destination addresses sit in
-# the network header (RFC 791: 12 and 16; RFC 8200: 8 and 24).
-_LAYOUT = {4: (nf.NFPROTO_IPV4, 12, 16), 6: (nf.NFPROTO_IPV6, 8, 24)}
-
-
 def comment(network: str, container_id: str, ifname: str) -> str:
     """``net=<network> id=<container id>/<ifname>``: what every rule of an attachment says.
 
@@ -72,14 +67,6 @@ def _parse(cidr: str) -> tuple[int, bytes, int]:
     return version, raw, int(plen) if plen else len(raw) * 8
 
 
-def _prefix(raw: bytes, plen: int) -> tuple[bytes, bytes]:
-    """(network bytes, mask bytes) of an address and a prefix length."""
-    bits = len(raw) * 8
-    mask = ((1 << bits) - 1) ^ ((1 << (bits - plen)) - 1)
-    network = int.from_bytes(raw, "big") & mask
-    return network.to_bytes(len(raw), "big"), mask.to_bytes(len(raw), "big")
-
-
 def cluster_for(address: str, network: str | None) -> str:
     """The destinations that stay unmasqueraded: ``network`` if of the address's family,
     else the address's own subnet."""
@@ -91,17 +78,12 @@ def cluster_for(address: str, network: str | None) -> str:
 def rule_exprs(address: str, cluster: str) -> list[Item]:
     """``<family> saddr == address, daddr not in cluster → counter, masquerade``."""
     version, pod, _ = _parse(address)
-    nfproto, src, dst = _LAYOUT[version]
     cversion, craw, cplen = _parse(cluster)
     if cversion != version:
         raise ValueError("%s and %s are of different IP versions" % (address, cluster))
-    net, mask = _prefix(craw, cplen)
-    return [nft.meta(nf.NFT_META_NFPROTO), nft.cmp(nf.NFT_CMP_EQ, bytes([nfproto])),
-            nft.payload(nf.NFT_PAYLOAD_NETWORK_HEADER, src, len(pod)),
-            nft.cmp(nf.NFT_CMP_EQ, pod),
-            nft.payload(nf.NFT_PAYLOAD_NETWORK_HEADER, dst, len(net)),
-            nft.bitwise(mask), nft.cmp(nf.NFT_CMP_NEQ, net),
-            nft.counter(), nft.masq()]
+    return (nft.match_ip_version(version) + nft.match_ip(version, "saddr", pod)
+            + nft.match_ip(version, "daddr", craw, cplen, nf.NFT_CMP_NEQ)
+            + [nft.counter(), nft.masq()])
 
 
 def _chain_ops() -> list[nft.Op]:

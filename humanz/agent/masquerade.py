@@ -44,25 +44,12 @@ FAMILY = nf.NFPROTO_INET
 POSTROUTING = "agent-postrouting"
 FORWARD = "agent-forward"
 
-# Where the addresses sit in the network header (RFC 791 / RFC 8200), and the nfproto value.
-_LAYOUT = {4: (nf.NFPROTO_IPV4, 12, 16, 4), 6: (nf.NFPROTO_IPV6, 8, 24, 16)}
-
-
-def _raw(cidr: Cidr) -> tuple[bytes, bytes]:
-    """(network bytes, mask bytes) of a CIDR."""
+def _match(cidr: Cidr, field: str, op: int) -> list[Item]:
+    """``ip saddr|daddr (==|!=) cidr``."""
     import _socket
     af = _socket.AF_INET if cidr.family == 4 else _socket.AF_INET6
-    network = _socket.inet_pton(af, cidr.address)
-    bits = len(network) * 8
-    mask = ((1 << bits) - 1) ^ ((1 << (bits - cidr.prefixlen)) - 1)
-    return network, mask.to_bytes(len(network), "big")
-
-
-def _match(cidr: Cidr, offset: int, op: int) -> list[Item]:
-    """Load an address (at ``offset``), mask it to the prefix, compare with the network."""
-    network, mask = _raw(cidr)
-    return [nft.payload(nf.NFT_PAYLOAD_NETWORK_HEADER, offset, len(network)),
-            nft.bitwise(mask), nft.cmp(op, network)]
+    return nft.match_ip(cidr.family, field, _socket.inet_pton(af, cidr.address),
+                        cidr.prefixlen, op)
 
 
 def desired(cluster_cidrs: Sequence[Cidr]) -> dict[str, list[tuple[str, list[Item]]]]:
@@ -70,16 +57,15 @@ def desired(cluster_cidrs: Sequence[Cidr]) -> dict[str, list[tuple[str, list[Ite
     post: list[tuple[str, list[Item]]] = []
     forward: list[tuple[str, list[Item]]] = []
     for cidr in cluster_cidrs:
-        nfproto, src, dst, _ = _LAYOUT[cidr.family]
-        family = [nft.meta(nf.NFT_META_NFPROTO), nft.cmp(nf.NFT_CMP_EQ, bytes([nfproto]))]
+        family = nft.match_ip_version(cidr.family)
         post.append(("humanz agent: masquerade %s leaving the cluster network" % cidr,
-                     family + _match(cidr, src, nf.NFT_CMP_EQ)
-                     + _match(cidr, dst, nf.NFT_CMP_NEQ) + [nft.counter(), nft.masq()]))
+                     family + _match(cidr, "saddr", nf.NFT_CMP_EQ)
+                     + _match(cidr, "daddr", nf.NFT_CMP_NEQ) + [nft.counter(), nft.masq()]))
         forward.append(("humanz agent: forward from %s" % cidr,
-                        family + _match(cidr, src, nf.NFT_CMP_EQ)
+                        family + _match(cidr, "saddr", nf.NFT_CMP_EQ)
                         + [nft.immediate_verdict(nf.NF_ACCEPT)]))
         forward.append(("humanz agent: forward to %s" % cidr,
-                        family + _match(cidr, dst, nf.NFT_CMP_EQ)
+                        family + _match(cidr, "daddr", nf.NFT_CMP_EQ)
                         + [nft.immediate_verdict(nf.NF_ACCEPT)]))
     return {POSTROUTING: post, FORWARD: forward}
 

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = ["NfSocket", "Op", "Nft", "Table", "Chain", "Rule", "add_table", "del_table",
            "add_chain", "del_chain", "flush_chain", "add_rule", "del_rule", "payload", "meta",
-           "cmp", "bitwise", "immediate_verdict", "masq", "counter", "comment_userdata",
+           "cmp", "bitwise", "immediate_verdict", "masq", "counter", "match_ip_version",
+           "match_ip", "IP_LAYOUT", "comment_userdata",
            "comment_of", "batch_bytes"]
 
 EAGAIN = 11
@@ -98,6 +99,33 @@ def masq() -> Item:
 def counter() -> Item:
     """Count packets and bytes (read back with ``rules()``)."""
     return _expr("counter", [("NFTA_COUNTER_BYTES", 0), ("NFTA_COUNTER_PACKETS", 0)])
+
+
+# Matching IP packets in an inet-family chain. Per IP version: the nfproto value, and where
+# the source and destination addresses sit in the network header (RFC 791: 12 and 16;
+# RFC 8200: 8 and 24).
+IP_LAYOUT = {4: (nf.NFPROTO_IPV4, 12, 16), 6: (nf.NFPROTO_IPV6, 8, 24)}
+
+
+def match_ip_version(version: int) -> list[Item]:
+    """``meta nfproto ipv4|ipv6``: the rule applies to one IP version only."""
+    return [meta(nf.NFT_META_NFPROTO), cmp(nf.NFT_CMP_EQ, bytes([IP_LAYOUT[version][0]]))]
+
+
+def match_ip(version: int, field: str, address: bytes, prefixlen: int | None = None,
+             op: int = nf.NFT_CMP_EQ) -> list[Item]:
+    """``ip saddr|daddr (==|!=) address[/prefixlen]`` (``field`` is "saddr" or "daddr";
+    ``address`` packed). Without ``prefixlen`` the whole address is compared; with it the
+    loaded address is masked first (``bitwise``), then compared with the network."""
+    offset = IP_LAYOUT[version][1 if field == "saddr" else 2]
+    exprs = [payload(nf.NFT_PAYLOAD_NETWORK_HEADER, offset, len(address))]
+    if prefixlen is not None:
+        bits = len(address) * 8
+        mask = ((1 << bits) - 1) ^ ((1 << (bits - prefixlen)) - 1)
+        network = int.from_bytes(address, "big") & mask
+        address = network.to_bytes(len(address), "big")
+        exprs.append(bitwise(mask.to_bytes(len(address), "big")))
+    return exprs + [cmp(op, address)]
 
 
 def comment_userdata(text: str) -> bytes:
