@@ -31,6 +31,8 @@ is off, nothing of it is imported.
 
 from __future__ import annotations
 
+from errno import EEXIST, ENOENT, ESRCH, ENODEV, EOPNOTSUPP, EADDRNOTAVAIL
+
 import os
 
 from humanz.cni.config import TRACE_ENV
@@ -57,12 +59,6 @@ if TYPE_CHECKING:
 IFF_PROMISC = 0x100          # linux/if.h: net_device_flags
 HOST_NETNS = "/proc/self/ns/net"  # the main thread's namespace: the host's
 VETH_NAME_TRIES = 16         # "veth" + 8 random hex digits clash with odds 1 in 4 billion
-EEXIST = 17                  # asm-generic/errno-base.h
-ENOENT = 2
-ESRCH = 3
-ENODEV = 19
-EOPNOTSUPP = 95
-EADDRNOTAVAIL = 99           # asm-generic/errno.h
 
 # Result interface indexes: what ADD returns, in this order.
 BRIDGE_IF, HOST_IF, CONTAINER_IF = 0, 1, 2

@@ -18,6 +18,8 @@ humanz.bridge imports this module only when ipMasq is on: nftables costs nothing
 
 from __future__ import annotations
 
+from errno import ENOENT
+
 from humanz.netlink import nf_uapi as nf
 from humanz.netlink import nftables as nft
 
@@ -32,7 +34,6 @@ __all__ = ["TABLE", "CHAIN", "comment", "add", "remove", "missing", "gc"]
 TABLE = "humanz"
 CHAIN = "plugin-postrouting"
 FAMILY = nf.NFPROTO_INET
-ENOENT = 2                     # asm-generic/errno-base.h
 
 def comment(network: str, container_id: str, ifname: str) -> str:
     """``net=<network> id=<container id>/<ifname>``: what every rule of an attachment says.

@@ -20,6 +20,8 @@ No tracebacks for either.
 
 from __future__ import annotations
 
+from errno import ENODEV
+
 import os
 import sys
 TYPE_CHECKING = False   # (importing typing costs milliseconds; mypy treats this as True)
@@ -38,7 +40,6 @@ if TYPE_CHECKING:
     Handler = Callable[["Context", "Words"], None]
 
 PROG = "python3 -m humanz.netlink"
-ENODEV = 19                    # <asm-generic/errno-base.h>
 ALL_TABLES = "all"
 
 SYNOPSIS = ("%s [-n NETNS] [-4|-6] [-j|--json] [--explain] "

@@ -20,6 +20,8 @@ module, ``ctypes._endian``, ``struct``, dozens of classes) for nothing the plugi
 
 from __future__ import annotations
 
+from errno import EINVAL
+
 import _thread
 import os
 TYPE_CHECKING = False   # (importing typing costs milliseconds; mypy treats this as True)
@@ -40,7 +42,6 @@ MS_REC = 16384
 MS_SHARED = 1 << 20
 # <sys/mount.h> (glibc): umount2 flags
 MNT_DETACH = 2
-EINVAL = 22
 
 
 # --------------------------------------------------------------------------------------------

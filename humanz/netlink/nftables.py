@@ -22,6 +22,8 @@ Reading (``tables``, ``chains``, ``rules``) uses GET dumps, decoded into small o
 
 from __future__ import annotations
 
+from errno import EAGAIN
+
 from . import codec, nlsocket, uapi
 from . import nf_uapi as nf
 from .errors import NetlinkError
@@ -40,7 +42,6 @@ __all__ = ["NfSocket", "Op", "Nft", "Table", "Chain", "Rule", "add_table", "del_
            "match_ip", "IP_LAYOUT", "comment_userdata",
            "comment_of", "batch_bytes"]
 
-EAGAIN = 11
 NFTNL_UDATA_RULE_COMMENT = 0        # libnftnl's rule userdata TLV type for a comment
 COMMENT_MAX = 127                   # nft's limit (NFT_USERDATA_MAXLEN is 256 for the whole TLV)
 

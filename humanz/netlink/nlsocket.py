@@ -28,6 +28,8 @@ keep working unchanged).
 
 from __future__ import annotations
 
+from errno import EINTR, EMSGSIZE
+
 import _socket
 TYPE_CHECKING = False   # (importing typing costs milliseconds; mypy treats this as True)
 
@@ -49,8 +51,6 @@ if TYPE_CHECKING:
 
 MSG_TRUNC = 0x20               # <bits/socket.h>: recv returns the real datagram length
 MSG_DONTWAIT = 0x40            # <bits/socket.h>: do not block when nothing is queued
-EINTR = 4                      # <asm-generic/errno-base.h>
-EMSGSIZE = 90                  # <asm-generic/errno.h>
 DUMP_TRIES = 5                 # how often an interrupted (or truncated) dump is redone
 RECV_BUFFER = 64 * 1024        # the kernel fills dump datagrams up to 32 KiB (plus overhead)
 

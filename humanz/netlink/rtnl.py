@@ -26,6 +26,8 @@ Choices worth knowing (they follow iproute2 unless said otherwise):
 
 from __future__ import annotations
 
+from errno import ENODEV, EOPNOTSUPP
+
 import os
 TYPE_CHECKING = False   # (importing typing costs milliseconds; mypy treats this as True)
 
@@ -41,8 +43,6 @@ if TYPE_CHECKING:
 
     LinkRef = Union[int, str]
 
-ENODEV = 19                     # <asm-generic/errno-base.h>
-EOPNOTSUPP = 95                 # <asm-generic/errno.h>
 TARGET_NETNSID_DELLINK = (4, 16)   # first Linux whose RTM_DELLINK honours IFLA_TARGET_NETNSID
 _FAMILY_OF_VERSION = {4: uapi.AF_INET, 6: uapi.AF_INET6}
 _VERSION_OF_FAMILY = {uapi.AF_INET: 4, uapi.AF_INET6: 6}
